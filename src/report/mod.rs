@@ -1,0 +1,75 @@
+//! Reporting: stages emit [`Event`]s to a [`Reporter`], which numbers them and hands each
+//! [`Envelope`] to a [`Sink`] (NDJSON, legacy or human).
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use crate::events::{Envelope, Event, FORMAT_VERSION};
+
+/// Where envelopes go.
+pub trait Sink: Send {
+    /// Renders one envelope.
+    fn event(&mut self, envelope: &Envelope);
+}
+
+struct State {
+    seq: u64,
+    run: String,
+    service: String,
+    namespace: String,
+    sink: Box<dyn Sink>,
+}
+
+/// Numbers events and passes them to the sink. Cheap to clone; safe to share across tasks.
+#[derive(Clone)]
+pub struct Reporter {
+    state: Arc<Mutex<State>>,
+}
+
+impl Reporter {
+    /// A reporter for one run.
+    pub fn new(
+        run: impl Into<String>,
+        service: impl Into<String>,
+        namespace: impl Into<String>,
+        sink: Box<dyn Sink>,
+    ) -> Self {
+        Reporter {
+            state: Arc::new(Mutex::new(State {
+                seq: 0,
+                run: run.into(),
+                service: service.into(),
+                namespace: namespace.into(),
+                sink,
+            })),
+        }
+    }
+
+    /// Emits one event with the next sequence number.
+    pub fn emit(&self, event: Event) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.seq += 1;
+        let envelope = Envelope {
+            v: FORMAT_VERSION,
+            seq: s.seq,
+            ts: jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            run: s.run.clone(),
+            service: s.service.clone(),
+            namespace: s.namespace.clone(),
+            event,
+        };
+        s.sink.event(&envelope);
+    }
+}
+
+/// One compact JSON object per line, flushed per line.
+pub struct NdjsonSink<W: Write + Send>(pub W);
+
+impl<W: Write + Send> Sink for NdjsonSink<W> {
+    fn event(&mut self, envelope: &Envelope) {
+        if let Ok(line) = serde_json::to_string(envelope) {
+            // A closed stdout (caller gone) must not abort the heal.
+            let _ = writeln!(self.0, "{line}").and_then(|_| self.0.flush());
+        }
+    }
+}
