@@ -1,0 +1,1 @@
+//! kube-sim API fidelity, driven by the real kubectl.

@@ -1,0 +1,1 @@
+//! kube-sim controllers and faults, driven by the real kubectl as the seed's scenarios do.
