@@ -1,1 +1,290 @@
-//! TODO
+//! Proof that the service answers: first the Service has ready endpoints (by watching its
+//! EndpointSlices), then a probe chosen by `--probe` (`http`, `mcp` or `tcp`), retried with a
+//! short back-off until it succeeds or the deadline passes. Probes go straight to the URL when
+//! its host resolves, else through the API server's service proxy ([`route`]).
+
+pub mod mcp;
+pub mod probe;
+pub mod route;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use url::Url;
+
+use crate::events::CheckKind;
+use mcp::{KubePoster, McpProbe, RmcpProbe};
+use probe::Attempt;
+pub use route::{Route, Target};
+
+/// How verification proves the service answers (`--probe`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeKind {
+    /// GET; any status below 500 is alive.
+    #[default]
+    Http,
+    /// MCP `initialize` + `tools/list`.
+    Mcp,
+    /// A TCP connection is accepted.
+    Tcp,
+}
+
+impl ProbeKind {
+    /// The check kind reported for this probe.
+    pub fn check_kind(self) -> CheckKind {
+        match self {
+            ProbeKind::Http => CheckKind::Http,
+            ProbeKind::Mcp => CheckKind::Mcp,
+            ProbeKind::Tcp => CheckKind::Tcp,
+        }
+    }
+}
+
+/// What to verify.
+#[derive(Clone, Debug)]
+pub struct VerifyRequest {
+    /// Namespace of the Service.
+    pub namespace: String,
+    /// The Service.
+    pub service: String,
+    /// The Service port to probe through the proxy (default: the URL's port, else the only one).
+    pub port: Option<u16>,
+    /// The URL callers use, if known.
+    pub url: Option<Url>,
+    /// Which probe.
+    pub probe: ProbeKind,
+    /// Path to probe instead of the URL's own (`--health-path`).
+    pub health_path: Option<String>,
+    /// When to give up.
+    pub deadline: Instant,
+}
+
+/// One check's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    /// endpoints, http, mcp or tcp.
+    pub kind: CheckKind,
+    /// Whether it passed.
+    pub ok: bool,
+    /// A sentence.
+    pub message: String,
+    /// Time taken (endpoints: until ready; probes: the reported attempt).
+    pub latency: Duration,
+    /// How a probe reached the service; `None` for the endpoints check (read from the API).
+    pub route: Option<Route>,
+}
+
+/// The verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VerifyOutcome {
+    /// Every check passed.
+    pub ok: bool,
+    /// The final result of each check run, in order (a failed endpoints check skips the probe).
+    pub checks: Vec<CheckResult>,
+}
+
+/// Per-attempt timeouts.
+const HTTP_ATTEMPT: Duration = Duration::from_secs(5);
+const MCP_ATTEMPT: Duration = Duration::from_secs(10);
+/// Back-off between probe attempts: starts here, doubles, capped.
+const BACKOFF_START: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(3);
+
+/// Verifies with the default MCP client (rmcp). See [`verify_with`].
+pub async fn verify(client: &Client, req: &VerifyRequest, on_check: impl FnMut(&CheckResult)) -> VerifyOutcome {
+    verify_with(client, req, &RmcpProbe, on_check).await
+}
+
+/// Verifies: endpoints first, then the probe. `on_check` sees each final result and, while a
+/// probe keeps failing, each attempt whose message differs from the last one reported (so a
+/// caller can show progress); [`VerifyOutcome::checks`] holds only the final results.
+pub async fn verify_with(
+    client: &Client,
+    req: &VerifyRequest,
+    mcp_probe: &dyn McpProbe,
+    mut on_check: impl FnMut(&CheckResult),
+) -> VerifyOutcome {
+    let endpoints = wait_endpoints(client, &req.namespace, &req.service, req.deadline).await;
+    on_check(&endpoints);
+    let mut checks = vec![endpoints.clone()];
+    if !endpoints.ok {
+        return VerifyOutcome { ok: false, checks };
+    }
+    let target =
+        route::choose(&req.namespace, &req.service, req.port, req.url.as_ref(), req.health_path.as_deref()).await;
+    let result = probe_until(client, req, &target, mcp_probe, &mut on_check).await;
+    on_check(&result);
+    let ok = result.ok;
+    checks.push(result);
+    VerifyOutcome { ok, checks }
+}
+
+async fn probe_until(
+    client: &Client,
+    req: &VerifyRequest,
+    target: &Target,
+    mcp_probe: &dyn McpProbe,
+    on_check: &mut impl FnMut(&CheckResult),
+) -> CheckResult {
+    let http = reqwest::Client::builder().build();
+    let kind = req.probe.check_kind();
+    let mut backoff = BACKOFF_START;
+    let mut last_reported = String::new();
+    loop {
+        let left = req.deadline.saturating_duration_since(Instant::now());
+        let per_attempt = if req.probe == ProbeKind::Mcp { MCP_ATTEMPT } else { HTTP_ATTEMPT };
+        let timeout = per_attempt.min(left).max(Duration::from_millis(100));
+        let started = Instant::now();
+        let attempt = match (&http, req.probe, target) {
+            (Err(e), _, Target::Direct(_)) => {
+                Attempt { ok: false, message: format!("failed to build an HTTP client: {}", probe::error_chain(e)) }
+            }
+            (Ok(h), ProbeKind::Http, Target::Direct(url)) => probe::http_direct(h, url, timeout).await,
+            (_, ProbeKind::Http, Target::ApiProxy(path)) => probe::http_proxy(client, path, timeout).await,
+            (_, ProbeKind::Tcp, Target::Direct(url)) => probe::tcp_direct(url, timeout).await,
+            (_, ProbeKind::Tcp, Target::ApiProxy(path)) => probe::tcp_proxy(client, path, timeout).await,
+            (_, ProbeKind::Mcp, Target::Direct(url)) => mcp_attempt(mcp_probe.probe(url, timeout).await, url.as_str()),
+            (_, ProbeKind::Mcp, Target::ApiProxy(path)) => {
+                let poster = KubePoster { client: client.clone(), path: path.clone() };
+                mcp_attempt(mcp::exchange_within(&poster, timeout).await, &format!("{path} via the API server"))
+            }
+        };
+        let result = CheckResult {
+            kind,
+            ok: attempt.ok,
+            message: attempt.message,
+            latency: started.elapsed(),
+            route: Some(target.route()),
+        };
+        if result.ok {
+            return result;
+        }
+        let now = Instant::now();
+        if now + backoff >= req.deadline {
+            return result;
+        }
+        if result.message != last_reported {
+            on_check(&result);
+            last_reported = result.message.clone();
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+fn mcp_attempt(r: Result<mcp::McpSummary, String>, at: &str) -> Attempt {
+    match r {
+        Ok(s) => Attempt {
+            ok: true,
+            message: format!(
+                "MCP server {:?} at {at} answered initialize and tools/list ({} tools)",
+                s.server, s.tools
+            ),
+        },
+        Err(e) => Attempt { ok: false, message: format!("{e} ({at})") },
+    }
+}
+
+/// Ready addresses across a Service's EndpointSlices (a missing `ready` condition counts as
+/// ready, as the API defines; terminating endpoints do not count).
+pub fn ready_endpoints<'a>(slices: impl IntoIterator<Item = &'a EndpointSlice>) -> usize {
+    slices
+        .into_iter()
+        .flat_map(|s| s.endpoints.iter())
+        .filter(|e| {
+            let c = e.conditions.as_ref();
+            c.and_then(|c| c.ready).unwrap_or(true) && !c.and_then(|c| c.terminating).unwrap_or(false)
+        })
+        .map(|e| e.addresses.len())
+        .sum()
+}
+
+/// Waits (watching EndpointSlices labelled `kubernetes.io/service-name=<service>`) until the
+/// Service has at least one ready endpoint, or the deadline.
+pub async fn wait_endpoints(client: &Client, ns: &str, service: &str, deadline: Instant) -> CheckResult {
+    let started = Instant::now();
+    let api: Api<EndpointSlice> = Api::namespaced(client.clone(), ns);
+    let cfg = watcher::Config::default().labels(&format!("kubernetes.io/service-name={service}"));
+    let stream = watcher(api, cfg).default_backoff();
+    let mut items: BTreeMap<String, EndpointSlice> = BTreeMap::new();
+    let mut relist: Option<BTreeMap<String, EndpointSlice>> = None;
+    let mut last_error: Option<String> = None;
+    let work = async {
+        futures::pin_mut!(stream);
+        while let Some(ev) = stream.next().await {
+            let key = |s: &EndpointSlice| s.metadata.name.clone().unwrap_or_default();
+            match ev {
+                Err(e) => {
+                    last_error = Some(probe::error_chain(&e));
+                    continue;
+                }
+                Ok(watcher::Event::Apply(s)) => {
+                    items.insert(key(&s), s);
+                }
+                Ok(watcher::Event::Delete(s)) => {
+                    items.remove(&key(&s));
+                }
+                Ok(watcher::Event::Init) => relist = Some(BTreeMap::new()),
+                Ok(watcher::Event::InitApply(s)) => {
+                    relist.get_or_insert_with(BTreeMap::new).insert(key(&s), s);
+                }
+                Ok(watcher::Event::InitDone) => {
+                    if let Some(fresh) = relist.take() {
+                        items = fresh;
+                    }
+                }
+            }
+            if relist.is_some() {
+                continue;
+            }
+            let n = ready_endpoints(items.values());
+            if n > 0 {
+                return n;
+            }
+        }
+        0
+    };
+    let ready = tokio::time::timeout_at(deadline, work).await.unwrap_or(0);
+    let message = if ready > 0 {
+        format!("service {ns}/{service} has {ready} ready endpoint{}", if ready == 1 { "" } else { "s" })
+    } else {
+        let why = last_error.map(|e| format!(" (last error: {e})")).unwrap_or_default();
+        format!(
+            "service {ns}/{service} has no ready endpoints after {}{why}",
+            humantime::format_duration(Duration::from_secs(started.elapsed().as_secs()))
+        )
+    };
+    CheckResult { kind: CheckKind::Endpoints, ok: ready > 0, message, latency: started.elapsed(), route: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn counts_only_ready_non_terminating_addresses() {
+        let slice: EndpointSlice = serde_json::from_value(json!({
+            "metadata": {"name": "s-1"}, "addressType": "IPv4",
+            "endpoints": [
+                {"addresses": ["10.0.0.1"], "conditions": {"ready": true, "serving": true, "terminating": false}},
+                {"addresses": ["10.0.0.2"], "conditions": {"ready": false, "serving": false, "terminating": false}},
+                {"addresses": ["10.0.0.3"], "conditions": {"ready": false, "serving": true, "terminating": true}},
+                {"addresses": ["10.0.0.4"]}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(ready_endpoints([&slice]), 2);
+        let empty: EndpointSlice =
+            serde_json::from_value(json!({"metadata": {"name": "s-2"}, "addressType": "IPv4", "endpoints": null}))
+                .unwrap();
+        assert_eq!(ready_endpoints([&empty]), 0);
+    }
+}
