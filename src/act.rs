@@ -372,10 +372,207 @@ pub fn deployment_ref(dep: &Deployment) -> ObjectReference {
     }
 }
 
+/// A scripted fake API server for unit tests: records each request and answers from a
+/// closure, so tests can assert the exact wire requests (paths, query, content types, bodies).
+#[cfg(test)]
+pub(crate) mod fake_api {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    use serde_json::Value;
+
+    /// One request as the server saw it.
+    #[derive(Clone, Debug)]
+    pub(crate) struct Seen {
+        pub(crate) method: String,
+        pub(crate) uri: String,
+        pub(crate) content_type: String,
+        pub(crate) body: Value,
+    }
+
+    type Responder = dyn Fn(&Seen, usize) -> (u16, Value) + Send + Sync;
+
+    /// Starts the fake; `respond(request, index)` gives the status and JSON body.
+    pub(crate) async fn start(
+        respond: impl Fn(&Seen, usize) -> (u16, Value) + Send + Sync + 'static,
+    ) -> (kube::Client, Arc<Mutex<Vec<Seen>>>) {
+        let log: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let responder: Arc<Responder> = Arc::new(respond);
+        let (log2, responder2) = (log.clone(), responder.clone());
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: String| {
+            let (log, responder) = (log2.clone(), responder2.clone());
+            async move {
+                let seen = Seen {
+                    method: method.to_string(),
+                    uri: uri.to_string(),
+                    content_type: headers
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string(),
+                    body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                };
+                let index = {
+                    let mut l = log.lock().unwrap();
+                    l.push(seen.clone());
+                    l.len() - 1
+                };
+                let (code, body) = responder(&seen, index);
+                (StatusCode::from_u16(code).unwrap(), [("content-type", "application/json")], body.to_string())
+                    .into_response()
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
+        (kube::Client::try_from(config).unwrap(), log)
+    }
+
+    /// A Status body as the API server sends it.
+    pub(crate) fn status(code: u16, reason: &str, message: &str) -> Value {
+        serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code})
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+    fn scale_obj(rv: &str, replicas: i32) -> Value {
+        json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
+               "metadata": {"name": "web", "namespace": "ns", "resourceVersion": rv},
+               "spec": {"replicas": replicas}, "status": {"replicas": 0}})
+    }
+
+    #[tokio::test]
+    async fn scale_puts_with_resource_version_and_retries_one_conflict() {
+        let (client, log) = fake_api::start(|req, i| match (req.method.as_str(), i) {
+            ("GET", 0) => (200, scale_obj("10", 0)),
+            ("PUT", 1) => (409, fake_api::status(409, "Conflict", "the object has been modified")),
+            ("GET", 2) => (200, scale_obj("11", 0)),
+            ("PUT", 3) => (200, scale_obj("12", 3)),
+            _ => (500, fake_api::status(500, "InternalError", "unexpected")),
+        })
+        .await;
+        let done = scale(&client, "ns", "web", 3, true).await.unwrap();
+        assert_eq!(done, ScaleDone { from: 0, to: 3, changed: true, dry_run: true });
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 4);
+        let put = &log[3];
+        assert!(put.uri.starts_with("/apis/apps/v1/namespaces/ns/deployments/web/scale?"), "{}", put.uri);
+        assert!(put.uri.contains("dryRun=All") && put.uri.contains("fieldManager=self-heal"), "{}", put.uri);
+        assert_eq!(put.body["metadata"]["resourceVersion"], "11");
+        assert_eq!(put.body["spec"]["replicas"], 3);
+    }
+
+    #[tokio::test]
+    async fn scale_leaves_a_concurrent_scale_up_alone() {
+        let (client, log) = fake_api::start(|req, i| match (req.method.as_str(), i) {
+            ("GET", 0) => (200, scale_obj("10", 0)),
+            ("PUT", 1) => (409, fake_api::status(409, "Conflict", "modified")),
+            ("GET", 2) => (200, scale_obj("11", 5)),
+            _ => (500, fake_api::status(500, "InternalError", "unexpected")),
+        })
+        .await;
+        let done = scale(&client, "ns", "web", 3, false).await.unwrap();
+        assert_eq!(done, ScaleDone { from: 5, to: 5, changed: false, dry_run: false });
+        assert_eq!(log.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn scale_of_a_missing_deployment_is_a_404() {
+        let (client, _) =
+            fake_api::start(|_, _| (404, fake_api::status(404, "NotFound", "deployments.apps \"web\" not found")))
+                .await;
+        let err = scale(&client, "ns", "web", 1, false).await.unwrap_err();
+        assert_eq!(err.status_code(), Some(404));
+        assert_eq!(err.to_string(), "failed to read the scale of deployment ns/web");
+    }
+
+    fn deployment(paused: bool) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "web", "namespace": "ns", "generation": 4, "uid": "u1"},
+               "spec": {"paused": paused, "selector": {"matchLabels": {"app": "web"}},
+                        "template": {"metadata": {"labels": {"app": "web"}},
+                                     "spec": {"containers": [{"name": "server", "image": "v3"}]}}}})
+    }
+
+    #[tokio::test]
+    async fn restart_sends_kubectls_strategic_merge_patch() {
+        let (client, log) = fake_api::start(|req, _| match req.method.as_str() {
+            "GET" => (200, deployment(false)),
+            _ => {
+                let mut d = deployment(false);
+                d["metadata"]["generation"] = json!(5);
+                (200, d)
+            }
+        })
+        .await;
+        let done = restart(&client, "ns", "web", false).await.unwrap();
+        assert_eq!(done.generation, Some(5));
+        let log = log.lock().unwrap();
+        let patch = &log[1];
+        assert_eq!(patch.method, "PATCH");
+        assert_eq!(patch.content_type, "application/strategic-merge-patch+json");
+        assert!(patch.uri.starts_with("/apis/apps/v1/namespaces/ns/deployments/web?"), "{}", patch.uri);
+        assert!(patch.uri.contains("fieldManager=self-heal") && !patch.uri.contains("dryRun"), "{}", patch.uri);
+        assert_eq!(patch.body, restart_patch(&done.restarted_at));
+        assert!(done.restarted_at.parse::<jiff::Timestamp>().is_ok());
+    }
+
+    #[tokio::test]
+    async fn restart_refuses_a_paused_rollout() {
+        let (client, log) = fake_api::start(|_, _| (200, deployment(true))).await;
+        let err = restart(&client, "ns", "web", false).await.unwrap_err();
+        assert!(matches!(err, ActError::Paused { .. }), "{err:?}");
+        assert_eq!(log.lock().unwrap().len(), 1, "no write after seeing spec.paused");
+    }
+
+    #[tokio::test]
+    async fn rollback_json_patches_the_previous_template() {
+        let (client, log) = fake_api::start(|req, _| match (req.method.as_str(), req.uri.contains("replicasets")) {
+            ("GET", false) => (200, deployment(false)),
+            ("GET", true) => {
+                let items: Vec<Value> = [("web-3", "3", "v3"), ("web-2", "2", "v2"), ("web-1", "1", "v1")]
+                    .iter()
+                    .map(|(n, r, img)| serde_json::to_value(rs(n, "u1", true, r, img)).unwrap())
+                    .collect();
+                (200, json!({"apiVersion": "apps/v1", "kind": "ReplicaSetList", "metadata": {}, "items": items}))
+            }
+            _ => (200, deployment(false)),
+        })
+        .await;
+        let done = rollback(&client, "ns", "web", true).await.unwrap();
+        assert_eq!((done.replica_set.as_str(), done.to_revision, done.changed), ("web-2", 2, true));
+        let log = log.lock().unwrap();
+        let patch = log.iter().find(|r| r.method == "PATCH").unwrap();
+        assert_eq!(patch.content_type, "application/json-patch+json");
+        assert!(patch.uri.contains("dryRun=All"), "{}", patch.uri);
+        assert_eq!(patch.body[0]["op"], "replace");
+        assert_eq!(patch.body[0]["path"], "/spec/template");
+        assert_eq!(patch.body[0]["value"]["spec"]["containers"][0]["image"], "v2");
+        assert_eq!(patch.body[0]["value"]["metadata"]["labels"], json!({"app": "d"}));
+    }
+
+    #[tokio::test]
+    async fn remember_replicas_skips_when_equal() {
+        let (client, log) = fake_api::start(|_, _| {
+            let mut d = deployment(false);
+            d["metadata"]["annotations"] = json!({LAST_REPLICAS: "3"});
+            (200, d)
+        })
+        .await;
+        assert!(!remember_replicas(&client, "ns", "web", 3).await.unwrap().changed);
+        assert!(remember_replicas(&client, "ns", "web", 2).await.unwrap().changed);
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 3);
+        assert_eq!(log[2].content_type, "application/merge-patch+json");
+        assert_eq!(log[2].body, json!({"metadata": {"annotations": {LAST_REPLICAS: "2"}}}));
+    }
 
     fn rs(name: &str, uid: &str, controller: bool, revision: &str, image: &str) -> ReplicaSet {
         serde_json::from_value(json!({

@@ -227,21 +227,25 @@ pub async fn acquire(
 }
 
 /// Returns at the first change of the named Lease after `rv`, when the watch ends, or at
-/// `until`, whichever comes first. Errors just end the wait: the caller looks again.
+/// `until`, whichever comes first. When the watch cannot run (refused, expired resourceVersion,
+/// ended at once) it pauses briefly before the caller looks again, so it never spins.
 async fn wait_for_change(api: &Api<Lease>, name: &str, rv: &str, until: Instant) {
+    const PAUSE: Duration = Duration::from_secs(1);
+    let started = Instant::now();
     let wp = WatchParams::default().fields(&format!("metadata.name={name}"));
     let work = async {
-        let Ok(stream) = api.watch(&wp, rv).await else {
-            // Could not watch: do not spin; wait for expiry/deadline instead.
-            tokio::time::sleep_until(until).await;
-            return;
-        };
-        futures::pin_mut!(stream);
-        while let Some(ev) = stream.next().await {
-            match ev {
-                Ok(WatchEvent::Bookmark(_)) => continue,
-                _ => return,
+        if let Ok(stream) = api.watch(&wp, rv).await {
+            futures::pin_mut!(stream);
+            while let Some(ev) = stream.next().await {
+                match ev {
+                    Ok(WatchEvent::Added(_) | WatchEvent::Modified(_) | WatchEvent::Deleted(_)) => return,
+                    Ok(WatchEvent::Bookmark(_)) => continue,
+                    Ok(WatchEvent::Error(_)) | Err(_) => break,
+                }
             }
+        }
+        if started.elapsed() < PAUSE {
+            tokio::time::sleep(PAUSE - started.elapsed()).await;
         }
     };
     let _ = tokio::time::timeout_at(until, work).await;
