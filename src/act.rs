@@ -418,6 +418,12 @@ pub(crate) mod fake_api {
                     l.push(seen.clone());
                     l.len() - 1
                 };
+                if seen.uri.contains("watch=true") || seen.uri.contains("watch=1") {
+                    // Watches stay open and silent: tests put everything in the initial lists.
+                    let body =
+                        axum::body::Body::from_stream(futures::stream::pending::<Result<String, std::io::Error>>());
+                    return (StatusCode::OK, [("content-type", "application/json")], body).into_response();
+                }
                 let (code, body) = responder(&seen, index);
                 (StatusCode::from_u16(code).unwrap(), [("content-type", "application/json")], body.to_string())
                     .into_response()
@@ -428,6 +434,11 @@ pub(crate) mod fake_api {
         tokio::spawn(async move { axum::serve(listener, app).await });
         let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
         (kube::Client::try_from(config).unwrap(), log)
+    }
+
+    /// A list body (`items`, with a resourceVersion so watchers can start).
+    pub(crate) fn list(kind: &str, items: Vec<Value>) -> Value {
+        serde_json::json!({"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": "100"}, "items": items})
     }
 
     /// A Status body as the API server sends it.

@@ -318,6 +318,57 @@ mod tests {
         s.parse().unwrap()
     }
 
+    #[tokio::test]
+    async fn acquire_creates_the_lease_and_release_keeps_it() {
+        use crate::act::fake_api;
+        let created = std::sync::Arc::new(std::sync::Mutex::new(None::<serde_json::Value>));
+        let store = created.clone();
+        let (client, log) = fake_api::start(move |req, _| {
+            let mut stored = store.lock().unwrap();
+            match (req.method.as_str(), stored.clone()) {
+                ("GET", None) => {
+                    (404, fake_api::status(404, "NotFound", "leases.coordination.k8s.io \"self-heal-web\" not found"))
+                }
+                ("GET", Some(l)) => (200, l),
+                ("POST" | "PUT", _) => {
+                    let mut l = req.body.clone();
+                    l["metadata"]["resourceVersion"] = json!("7");
+                    *stored = Some(l.clone());
+                    (201, l)
+                }
+                _ => (500, fake_api::status(500, "InternalError", "unexpected")),
+            }
+        })
+        .await;
+        let guard = acquire(&client, "ns", "web", "me", Instant::now() + Duration::from_secs(30)).await.unwrap();
+        let spec = guard.lease().spec.clone().unwrap();
+        assert_eq!(spec.holder_identity.as_deref(), Some("me"));
+        assert!((29..=30).contains(&spec.lease_duration_seconds.unwrap()), "{spec:?}");
+        guard.release().await.unwrap();
+        let log = log.lock().unwrap();
+        let methods: Vec<&str> = log.iter().map(|r| r.method.as_str()).collect();
+        assert_eq!(methods, ["GET", "POST", "GET", "PUT"]);
+        assert!(log[1].uri.starts_with("/apis/coordination.k8s.io/v1/namespaces/ns/leases?"), "{}", log[1].uri);
+        assert_eq!(log[3].body["spec"]["holderIdentity"], serde_json::Value::Null);
+        assert_eq!(log[3].body["metadata"]["resourceVersion"], "7");
+    }
+
+    #[tokio::test]
+    async fn acquire_waits_then_reports_busy_at_the_deadline() {
+        use crate::act::fake_api;
+        let (client, _) = fake_api::start(|_, _| {
+            let renew = jiff::Timestamp::now().to_string();
+            let mut l = serde_json::to_value(lease(Some("other-pod"), &renew, 60, &[])).unwrap();
+            l["metadata"]["resourceVersion"] = json!("3");
+            (200, l)
+        })
+        .await;
+        let started = Instant::now();
+        let err = acquire(&client, "ns", "web", "me", Instant::now() + Duration::from_millis(600)).await.unwrap_err();
+        assert!(matches!(&err, LockError::Busy { holder } if holder == "other-pod"), "{err:?}");
+        assert!(started.elapsed() >= Duration::from_millis(550), "returned before the deadline");
+    }
+
     #[test]
     fn breaker_counts_only_inside_the_window() {
         let l = lease(

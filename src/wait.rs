@@ -486,6 +486,7 @@ pub async fn wait_pods_ready(
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+    use std::time::Duration;
 
     fn dep(gen_obs: (i64, i64), status: Value) -> Deployment {
         let mut s = status;
@@ -579,6 +580,89 @@ mod tests {
         assert!(matches!(rollout_state(&d), RolloutState::Complete(_)));
         // With spec.replicas 2 and nothing updated, it is still updating.
         assert!(matches!(s, RolloutState::UpdatingReplicas(_)));
+    }
+
+    fn rs_json(name: &str, hash: &str, revision: &str) -> Value {
+        json!({"metadata": {"name": name, "labels": {"app": "x", POD_TEMPLATE_HASH: hash},
+                            "annotations": {REVISION: revision},
+                            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "sandfly-mcp-server",
+                                                 "uid": "u1", "controller": true}]},
+               "spec": {"selector": {"matchLabels": {"app": "x"}}}})
+    }
+
+    fn pod_json(name: &str, hash: &str, waiting: &str) -> Value {
+        json!({"metadata": {"name": name, "labels": {"app": "x", POD_TEMPLATE_HASH: hash}},
+               "status": {"phase": "Running", "containerStatuses": [{
+                   "name": "server", "image": "i", "imageID": "", "ready": false, "restartCount": 3,
+                   "state": {"waiting": {"reason": waiting, "message": "m"}},
+                   "lastState": {"terminated": {"exitCode": 2}}}]}})
+    }
+
+    /// A rollout mid-way: revision 2 (hash `new`) has 1 of 2 pods updated.
+    fn rolling() -> Value {
+        let mut d = serde_json::to_value(dep(
+            (5, 5),
+            json!({"replicas": 3, "updatedReplicas": 1, "readyReplicas": 2, "availableReplicas": 2}),
+        ))
+        .unwrap();
+        d["metadata"]["uid"] = json!("u1");
+        d["metadata"]["annotations"] = json!({REVISION: "2"});
+        d
+    }
+
+    async fn run_wait(dep_json: Value, pods: Vec<Value>, within: Duration) -> (WaitOutcome, Vec<RolloutProgress>) {
+        use crate::act::fake_api;
+        let (client, _) = fake_api::start(move |req, _| {
+            let u = req.uri.as_str();
+            if u.contains("/deployments/sandfly-mcp-server") {
+                (200, dep_json.clone())
+            } else if u.contains("/deployments") {
+                (200, fake_api::list("DeploymentList", vec![dep_json.clone()]))
+            } else if u.contains("/replicasets") {
+                (
+                    200,
+                    fake_api::list("ReplicaSetList", vec![rs_json("x-new", "new", "2"), rs_json("x-old", "old", "1")]),
+                )
+            } else if u.contains("/pods") {
+                (200, fake_api::list("PodList", pods.clone()))
+            } else {
+                (404, fake_api::status(404, "NotFound", "nope"))
+            }
+        })
+        .await;
+        let mut seen = Vec::new();
+        let out = wait_rollout(&client, "ns", "sandfly-mcp-server", Instant::now() + within, |p| seen.push(p.clone()))
+            .await
+            .unwrap();
+        (out, seen)
+    }
+
+    #[tokio::test]
+    async fn fails_fast_when_a_new_pod_crash_loops() {
+        let pods = vec![pod_json("x-old-a", "old", "CrashLoopBackOff"), pod_json("x-new-a", "new", "CrashLoopBackOff")];
+        let (out, seen) = run_wait(rolling(), pods, Duration::from_secs(10)).await;
+        let WaitOutcome::Failed { reason, pod: Some(pod), .. } = out else { panic!("{out:?}") };
+        assert_eq!(reason, "CrashLoopBackOff");
+        assert_eq!((pod.pod.as_str(), pod.restart_count, pod.last_exit_code), ("x-new-a", 3, Some(2)));
+        assert_eq!(seen[0].updated, 1);
+    }
+
+    #[tokio::test]
+    async fn old_crashing_pods_do_not_fail_the_wait() {
+        let pods =
+            vec![pod_json("x-old-a", "old", "CrashLoopBackOff"), pod_json("x-new-a", "new", "ContainerCreating")];
+        let (out, seen) = run_wait(rolling(), pods, Duration::from_millis(700)).await;
+        assert!(matches!(out, WaitOutcome::TimedOut { last: Some(_) }), "{out:?}");
+        assert!(seen.last().unwrap().message.contains("1 out of 2 new replicas"), "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn completes_on_a_finished_rollout() {
+        let mut d = rolling();
+        d["status"] = json!({"observedGeneration": 5, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2});
+        let (out, _) = run_wait(d, vec![], Duration::from_secs(10)).await;
+        let WaitOutcome::Complete { last } = out else { panic!("{out:?}") };
+        assert_eq!(last.message, "deployment \"sandfly-mcp-server\" successfully rolled out");
     }
 
     #[test]
