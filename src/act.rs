@@ -397,6 +397,14 @@ pub(crate) mod fake_api {
     pub(crate) async fn start(
         respond: impl Fn(&Seen, usize) -> (u16, Value) + Send + Sync + 'static,
     ) -> (kube::Client, Arc<Mutex<Vec<Seen>>>) {
+        start_with(true, respond).await
+    }
+
+    /// [`start`], choosing whether the client keeps kube's default retries of 429/503/504.
+    pub(crate) async fn start_with(
+        retries: bool,
+        respond: impl Fn(&Seen, usize) -> (u16, Value) + Send + Sync + 'static,
+    ) -> (kube::Client, Arc<Mutex<Vec<Seen>>>) {
         let log: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let responder: Arc<Responder> = Arc::new(respond);
         let (log2, responder2) = (log.clone(), responder.clone());
@@ -432,7 +440,8 @@ pub(crate) mod fake_api {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
+        let mut config = kube::Config::new(format!("http://{addr}").parse().unwrap());
+        config.default_retry = retries;
         (kube::Client::try_from(config).unwrap(), log)
     }
 

@@ -90,6 +90,16 @@ pub struct VerifyOutcome {
     pub checks: Vec<CheckResult>,
 }
 
+/// A client for verification: `config` without kube's default retries of 429/503/504, so a
+/// probe through the service proxy sees the service's own status at once.
+///
+/// # Errors
+/// kube's error if the client cannot be built from `config`.
+pub fn probe_client(mut config: kube::Config) -> Result<Client, kube::Error> {
+    config.default_retry = false;
+    Client::try_from(config)
+}
+
 /// Per-attempt timeouts.
 const HTTP_ATTEMPT: Duration = Duration::from_secs(5);
 const MCP_ATTEMPT: Duration = Duration::from_secs(10);
@@ -98,6 +108,10 @@ const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(3);
 
 /// Verifies with the default MCP client (rmcp). See [`verify_with`].
+///
+/// Give it a client from [`probe_client`]: kube's default client silently retries 503/504
+/// answers, so a service's 503 through the proxy would show as "no answer within 5s" instead
+/// of its status (the verdict, not alive, is the same either way).
 pub async fn verify(client: &Client, req: &VerifyRequest, on_check: impl FnMut(&CheckResult)) -> VerifyOutcome {
     verify_with(client, req, &RmcpProbe, on_check).await
 }
@@ -268,6 +282,106 @@ pub async fn wait_endpoints(client: &Client, ns: &str, service: &str, deadline: 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    use crate::act::fake_api;
+
+    fn slice(ready: bool) -> serde_json::Value {
+        json!({"metadata": {"name": "web-abc", "labels": {"kubernetes.io/service-name": "web"}}, "addressType": "IPv4",
+               "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": ready}}]})
+    }
+
+    fn request(probe: ProbeKind, within: Duration) -> VerifyRequest {
+        VerifyRequest {
+            namespace: "ns".into(),
+            service: "web".into(),
+            port: None,
+            url: Some("http://web.ns.svc.cluster.local:3000/mcp".parse().unwrap()),
+            probe,
+            health_path: None,
+            deadline: Instant::now() + within,
+        }
+    }
+
+    /// A fake API server: EndpointSlices (ready or not) and a service proxy answering `proxy`.
+    async fn cluster(ready: bool, proxy: u16) -> Client {
+        cluster_with(true, ready, proxy).await
+    }
+
+    async fn cluster_with(retries: bool, ready: bool, proxy: u16) -> Client {
+        let (client, _) = fake_api::start_with(retries, move |req, _| {
+            if req.uri.contains("/endpointslices") {
+                (200, fake_api::list("EndpointSliceList", vec![slice(ready)]))
+            } else if req.uri.starts_with("/api/v1/namespaces/ns/services/web:3000/proxy/mcp") {
+                match (proxy, req.body["method"].as_str()) {
+                    (200, Some("initialize")) => (
+                        200,
+                        json!({"jsonrpc": "2.0", "id": 1, "result": {
+                        "protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "sandfly"}}}),
+                    ),
+                    (200, Some("tools/list")) => (200, json!({"jsonrpc": "2.0", "id": 2, "result": {"tools": []}})),
+                    (200, _) => (202, json!({})),
+                    (503, _) => {
+                        (503, fake_api::status(503, "ServiceUnavailable", "no endpoints available for service \"web\""))
+                    }
+                    (code, _) => (code, json!({"error": "method not allowed"})),
+                }
+            } else {
+                (404, fake_api::status(404, "NotFound", "nope"))
+            }
+        })
+        .await;
+        client
+    }
+
+    #[tokio::test]
+    async fn http_through_the_proxy_counts_4xx_as_alive() {
+        let client = cluster(true, 405).await;
+        let mut reported = Vec::new();
+        let out =
+            verify(&client, &request(ProbeKind::Http, Duration::from_secs(10)), |c| reported.push(c.clone())).await;
+        assert!(out.ok, "{out:?}");
+        assert_eq!(out.checks.len(), 2);
+        assert_eq!(out.checks[0].kind, CheckKind::Endpoints);
+        assert_eq!(out.checks[1].route, Some(Route::ApiProxy));
+        assert!(out.checks[1].message.contains("405"), "{out:?}");
+        assert_eq!(reported, out.checks);
+    }
+
+    #[tokio::test]
+    async fn proxy_503_is_not_alive_until_the_deadline() {
+        let client = cluster_with(false, true, 503).await;
+        let mut attempts = 0;
+        let out = verify(&client, &request(ProbeKind::Http, Duration::from_millis(1500)), |_| attempts += 1).await;
+        assert!(!out.ok);
+        assert!(
+            out.checks[1].message.contains("503") && out.checks[1].message.contains("no endpoints available"),
+            "{out:?}"
+        );
+        assert!(attempts >= 3, "endpoints, at least one failed attempt, and the final result: {attempts}");
+        // With kube's default retries the 503 is hidden behind the attempt timeout, but the
+        // verdict is the same.
+        let retrying = cluster_with(true, true, 503).await;
+        let out = verify(&retrying, &request(ProbeKind::Http, Duration::from_millis(800)), |_| {}).await;
+        assert!(!out.ok, "{out:?}");
+    }
+
+    #[tokio::test]
+    async fn mcp_through_the_proxy() {
+        let client = cluster(true, 200).await;
+        let out = verify(&client, &request(ProbeKind::Mcp, Duration::from_secs(10)), |_| {}).await;
+        assert!(out.ok, "{out:?}");
+        assert_eq!(out.checks[1].kind, CheckKind::Mcp);
+        assert!(out.checks[1].message.contains("\"sandfly\""), "{out:?}");
+    }
+
+    #[tokio::test]
+    async fn no_ready_endpoints_skips_the_probe() {
+        let client = cluster(false, 200).await;
+        let out = verify(&client, &request(ProbeKind::Http, Duration::from_millis(500)), |_| {}).await;
+        assert!(!out.ok);
+        assert_eq!(out.checks.len(), 1);
+        assert!(out.checks[0].message.contains("no ready endpoints"), "{out:?}");
+    }
 
     #[test]
     fn counts_only_ready_non_terminating_addresses() {
