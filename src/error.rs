@@ -1,1 +1,77 @@
-//! TODO
+//! The one top-level error: every failure a run can end in, each with one exit code
+//! ([`crate::exit`]). Printed once, at the edge, as `self-heal: <message>`.
+
+use std::time::Duration;
+
+use crate::cli::UsageError;
+use crate::client::{ApiFailure, ClientError};
+use crate::exit;
+
+/// How a run failed. Stage errors are added here as variants; [`Error::exit_code`] stays
+/// an exhaustive match so that each one gets a deliberate code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A bad argument.
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    /// No client: no config, bad kubeconfig, unknown context, API unreachable at start.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// An API request failed.
+    #[error("failed to {doing}: {message}")]
+    Api {
+        /// What was being done ("read deployment x").
+        doing: String,
+        /// The kind of failure ([`crate::client::classify`]).
+        failure: ApiFailure,
+        /// The error text ([`crate::client::short_reason`]).
+        message: String,
+    },
+    /// The overall deadline passed.
+    #[error("failed to finish within {}", humantime::format_duration(*.0))]
+    Timeout(Duration),
+}
+
+impl Error {
+    /// An [`Error::Api`] from a kube error.
+    pub fn api(doing: impl Into<String>, err: &kube::Error) -> Self {
+        Error::Api {
+            doing: doing.into(),
+            failure: crate::client::classify(err),
+            message: crate::client::short_reason(err),
+        }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => exit::USAGE,
+            Error::Client(_) => exit::API,
+            Error::Api { failure, .. } => match failure {
+                ApiFailure::Unreachable | ApiFailure::Unauthorized | ApiFailure::Forbidden | ApiFailure::Other => {
+                    exit::API
+                }
+                // The object is gone: a human must look (DESIGN: not found → manual).
+                ApiFailure::NotFound => exit::MANUAL,
+                // Someone else changed the object under us and retrying did not help.
+                ApiFailure::Conflict => exit::NOT_HEALED,
+            },
+            Error::Timeout(_) => exit::TIMEOUT,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_table() {
+        assert_eq!(Error::from(UsageError::MissingService).exit_code(), 2);
+        assert_eq!(Error::from(ClientError::NotFound { tried: vec![] }).exit_code(), 5);
+        let forbidden = Error::Api { doing: "x".into(), failure: ApiFailure::Forbidden, message: "m".into() };
+        assert_eq!(forbidden.exit_code(), 5);
+        assert_eq!(Error::Timeout(Duration::from_secs(110)).exit_code(), 124);
+        assert_eq!(Error::Timeout(Duration::from_secs(110)).to_string(), "failed to finish within 1m 50s");
+    }
+}
