@@ -1,6 +1,6 @@
 //! `self-heal`: parse, plan, run; everything else lives in the library.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use clap::{CommandFactory, Parser};
 use self_heal::cli::{Cli, Invocation, plan};
@@ -22,16 +22,21 @@ fn main() {
     };
     let code = match invocation {
         Invocation::Completions(shell) => {
-            clap_complete::generate(shell, &mut Cli::command(), "self-heal", &mut std::io::stdout());
-            exit::OK
+            // Rendered into memory: clap_complete panics when its writer fails (`| head`).
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "self-heal", &mut buf);
+            write_stdout(&buf, "completion script")
         }
-        Invocation::Man => match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
-            Ok(()) => exit::OK,
-            Err(e) => {
-                eprintln!("self-heal: failed to write the man page: {e}");
-                exit::NOT_HEALED
+        Invocation::Man => {
+            let mut buf = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut buf) {
+                Ok(()) => write_stdout(&buf, "man page"),
+                Err(e) => {
+                    eprintln!("self-heal: failed to render the man page: {e}");
+                    exit::NOT_HEALED
+                }
             }
-        },
+        }
         Invocation::Run(plan) => {
             init_tracing(plan.verbosity);
             match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -46,6 +51,19 @@ fn main() {
     std::process::exit(code);
 }
 
+/// Writes `bytes` to stdout; a reader that went away (`| head`) is not an error.
+fn write_stdout(bytes: &[u8], what: &str) -> i32 {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            eprintln!("self-heal: failed to write the {what}: {e}");
+            exit::NOT_HEALED
+        }
+    }
+}
+
 fn usage_exit(message: &str) -> ! {
     eprintln!("self-heal: {message}");
     std::process::exit(exit::USAGE);
@@ -55,13 +73,15 @@ fn usage_exit(message: &str) -> ! {
 fn init_tracing(verbosity: i8) {
     let level = match verbosity {
         i8::MIN..=-2 => "off",
-        -1 => "error",
-        0 => "warn",
+        -1 => "error,kube_client=off",
+        // kube logs every failed request at error level; the run reports it once, itself.
+        0 => "warn,kube_client=off",
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }

@@ -23,6 +23,8 @@ pub use plan::{Command, Invocation, OutputMode, ProbeKind, RunPlan, UsageError, 
         the one safe fix (scale back up, rollout restart, wait for a rollout), waits for the \
         rollout by watching it, and verifies that the service answers. Without a COMMAND it heals.",
     subcommand_negates_reqs = true,
+    override_usage = "self-heal [OPTIONS] [COMMAND] <SERVICE> [ERROR] [URL]\n       \
+        self-heal completions <SHELL>\n       self-heal man",
     after_help = "Exit codes and environment variables: see --help.",
     after_long_help = after_long_help()
 )]
@@ -69,7 +71,7 @@ pub struct Target {
     #[arg(value_name = "ERROR", env = "SELF_HEAL_ERROR", hide_env_values = true)]
     pub error: Option<String>,
     /// The URL the caller failed to reach (its host may name the namespace).
-    #[arg(value_name = "URL", env = "SELF_HEAL_URL")]
+    #[arg(value_name = "URL", env = "SELF_HEAL_URL", hide_env_values = true)]
     pub url: Option<String>,
 }
 
@@ -83,7 +85,7 @@ pub struct TopTarget {
     #[arg(value_name = "ERROR", env = "SELF_HEAL_ERROR", hide_env_values = true)]
     pub error: Option<String>,
     /// The URL the caller failed to reach (its host may name the namespace).
-    #[arg(value_name = "URL", env = "SELF_HEAL_URL")]
+    #[arg(value_name = "URL", env = "SELF_HEAL_URL", hide_env_values = true)]
     pub url: Option<String>,
 }
 
@@ -91,29 +93,37 @@ pub struct TopTarget {
 #[derive(Debug, Args)]
 pub struct GlobalOpts {
     /// Namespace of the service [default: from the URL host <svc>.<ns>.svc..., else cortex-system].
-    #[arg(short = 'n', long, global = true, env = "SELF_HEAL_NAMESPACE", value_name = "NS")]
+    #[arg(short = 'n', long, global = true, env = "SELF_HEAL_NAMESPACE", hide_env_values = true, value_name = "NS")]
     pub namespace: Option<String>,
     /// Kubeconfig context to use (as kubectl's --context).
-    #[arg(long, global = true, env = "SELF_HEAL_CONTEXT", value_name = "NAME")]
+    #[arg(long, global = true, env = "SELF_HEAL_CONTEXT", hide_env_values = true, value_name = "NAME")]
     pub context: Option<String>,
     /// Kubeconfig file to use [default: $KUBECONFIG, ~/.kube/config, then in-cluster].
-    #[arg(long, global = true, env = "SELF_HEAL_KUBECONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "SELF_HEAL_KUBECONFIG", hide_env_values = true, value_name = "FILE")]
     pub kubeconfig: Option<std::path::PathBuf>,
     /// Output format [default: human on a terminal, else ndjson].
-    #[arg(short = 'o', long, global = true, env = "SELF_HEAL_OUTPUT", value_enum, value_name = "FORMAT")]
+    #[arg(
+        short = 'o',
+        long,
+        global = true,
+        env = "SELF_HEAL_OUTPUT",
+        hide_env_values = true,
+        value_enum,
+        value_name = "FORMAT"
+    )]
     pub output: Option<OutputArg>,
     /// Plan and send server-side dry-run requests; change nothing.
-    #[arg(long, global = true, env = "SELF_HEAL_DRY_RUN")]
+    #[arg(long, global = true, env = "SELF_HEAL_DRY_RUN", hide_env_values = true)]
     pub dry_run: bool,
     /// Overall deadline, e.g. 110s, 2m.
-    #[arg(long, global = true, env = "SELF_HEAL_TIMEOUT", value_name = "DUR", default_value = "110s",
+    #[arg(long, global = true, env = "SELF_HEAL_TIMEOUT", hide_env_values = true, value_name = "DUR", default_value = "110s",
           value_parser = parse_duration)]
     pub timeout: Duration,
     /// How verification proves the service answers.
-    #[arg(long, global = true, env = "SELF_HEAL_PROBE", value_enum, default_value_t = ProbeArg::Http)]
+    #[arg(long, global = true, env = "SELF_HEAL_PROBE", hide_env_values = true, value_enum, default_value_t = ProbeArg::Http)]
     pub probe: ProbeArg,
     /// Permit an action that is off by default (repeatable).
-    #[arg(long, global = true, env = "SELF_HEAL_ALLOW", value_enum, action = ArgAction::Append,
+    #[arg(long, global = true, env = "SELF_HEAL_ALLOW", hide_env_values = true, value_enum, action = ArgAction::Append,
           value_delimiter = ',', value_name = "ACTION")]
     pub allow: Vec<AllowArg>,
     /// More logging on stderr (repeatable; RUST_LOG overrides).
@@ -123,19 +133,26 @@ pub struct GlobalOpts {
     #[arg(short = 'q', long, global = true, action = ArgAction::Count, conflicts_with = "verbose")]
     pub quiet: u8,
     /// Label selector of the pods, overriding the Service's own selector (e.g. app=x,tier!=db).
-    #[arg(long, global = true, env = "SELF_HEAL_SELECTOR", value_name = "SELECTOR")]
+    #[arg(long, global = true, env = "SELF_HEAL_SELECTOR", hide_env_values = true, value_name = "SELECTOR")]
     pub selector: Option<String>,
     /// Path to probe on the service, overriding the URL's path (starts with '/').
-    #[arg(long, global = true, env = "SELF_HEAL_HEALTH_PATH", value_name = "PATH")]
+    #[arg(long, global = true, env = "SELF_HEAL_HEALTH_PATH", hide_env_values = true, value_name = "PATH")]
     pub health_path: Option<String>,
     /// Service port to probe, overriding discovery.
-    #[arg(long, global = true, env = "SELF_HEAL_PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, global = true, env = "SELF_HEAL_PORT", hide_env_values = true, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     /// At most this many remediations per service per breaker window.
-    #[arg(long, global = true, env = "SELF_HEAL_MAX_REMEDIATIONS", value_name = "N", default_value_t = 3)]
+    #[arg(
+        long,
+        global = true,
+        env = "SELF_HEAL_MAX_REMEDIATIONS",
+        hide_env_values = true,
+        value_name = "N",
+        default_value_t = 3
+    )]
     pub max_remediations: u32,
     /// Window of the remediation breaker, e.g. 10m.
-    #[arg(long, global = true, env = "SELF_HEAL_BREAKER_WINDOW", value_name = "DUR", default_value = "10m",
+    #[arg(long, global = true, env = "SELF_HEAL_BREAKER_WINDOW", hide_env_values = true, value_name = "DUR", default_value = "10m",
           value_parser = parse_duration)]
     pub breaker_window: Duration,
 }
