@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::cli::UsageError;
 use crate::client::{ApiFailure, ClientError};
+use crate::events::Outcome;
 use crate::exit;
 
 /// How a run failed. Stage errors are added here as variants; [`Error::exit_code`] stays
@@ -42,6 +43,49 @@ impl Error {
         }
     }
 
+    /// How a run that ended in this error is reported (`result.outcome`).
+    pub fn outcome(&self) -> Outcome {
+        match self.exit_code() {
+            exit::TIMEOUT => Outcome::Timeout,
+            exit::MANUAL => Outcome::Manual,
+            exit::NOT_HEALED => Outcome::NotHealed,
+            _ => Outcome::Error,
+        }
+    }
+
+    /// What a human should do about it, with a command to start from.
+    pub fn recommendation(&self) -> Option<String> {
+        let access = |failure: ApiFailure| match failure {
+            ApiFailure::Unreachable => Some(
+                "Check that the API server is reachable from here: kubectl cluster-info (and --context/--kubeconfig)"
+                    .to_string(),
+            ),
+            ApiFailure::Unauthorized => {
+                Some("Refresh the credentials of the kubeconfig user: kubectl auth whoami".to_string())
+            }
+            ApiFailure::Forbidden => Some(
+                "Grant self-heal's identity the RBAC it needs (see deploy/); check with: kubectl auth can-i --list"
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        match self {
+            Error::Usage(_) => Some("See self-heal --help".to_string()),
+            Error::Client(ClientError::NotFound { .. }) => {
+                Some("Pass --kubeconfig FILE or set KUBECONFIG; in a pod, mount a service account token".to_string())
+            }
+            Error::Client(ClientError::UnknownContext { .. }) => {
+                Some("List the contexts with: kubectl config get-contexts".to_string())
+            }
+            Error::Client(ClientError::Api { failure, .. }) => access(*failure),
+            Error::Client(_) => Some("Check the kubeconfig: kubectl config view --minify".to_string()),
+            Error::Api { failure, .. } => access(*failure),
+            Error::Timeout(_) => {
+                Some("Look at the rollout: kubectl rollout status; raise --timeout if it is just slow".to_string())
+            }
+        }
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -73,5 +117,8 @@ mod tests {
         assert_eq!(forbidden.exit_code(), 5);
         assert_eq!(Error::Timeout(Duration::from_secs(110)).exit_code(), 124);
         assert_eq!(Error::Timeout(Duration::from_secs(110)).to_string(), "failed to finish within 1m 50s");
+        assert_eq!(Error::Timeout(Duration::from_secs(1)).outcome(), Outcome::Timeout);
+        assert_eq!(forbidden.outcome(), Outcome::Error);
+        assert!(forbidden.recommendation().unwrap().contains("kubectl auth can-i"));
     }
 }

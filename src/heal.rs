@@ -35,11 +35,11 @@ pub async fn execute(plan: RunPlan) -> i32 {
     };
     reporter.emit(Event::Result(RunResult {
         success: false,
-        outcome: Outcome::Error,
+        outcome: err.as_ref().map_or(Outcome::Error, Error::outcome),
         diagnosis,
         fix_applied: None,
         fix_attempted: None,
-        recommendation: Some("check the kubeconfig, context and network path to the API server".to_string()),
+        recommendation: err.as_ref().and_then(Error::recommendation),
         findings: Vec::new(),
         duration_ms: start.elapsed().as_millis() as u64,
         exit_code: code,

@@ -67,10 +67,10 @@ impl HumanSink {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner());
             pb.set_style(style);
             pb.set_prefix(phase_name(phase));
+            pb.set_message(one_line(message));
             pb.enable_steady_tick(Duration::from_millis(100));
             self.spinner = Some((phase, pb));
-        }
-        if let Some((_, pb)) = &self.spinner {
+        } else if let Some((_, pb)) = &self.spinner {
             pb.set_message(one_line(message));
         }
     }
@@ -101,7 +101,7 @@ impl HumanSink {
             Outcome::Timeout => ("TIMED OUT", Style::new().red()),
         };
         let head = self.style(style.bold()).apply_to(headline).to_string();
-        let label = |s: &str| format!("  {:<8}", format!("{s}:"));
+        let label = |s: &str| format!("  {:<10}", format!("{s}:"));
         let mut lines = vec![
             String::new(),
             format!(
@@ -312,7 +312,7 @@ mod tests {
         let text = run(false);
         assert!(!text.contains('\x1b'), "ANSI codes without colour: {text:?}");
         assert!(text.contains("NEEDS A HUMAN  sandfly-mcp-server in cortex-system  (2.3 s, exit 3)"), "{text}");
-        assert!(text.contains("Wrong:  The newest revision cannot pull its image"), "{text}");
+        assert!(text.contains("Wrong:    The newest revision cannot pull its image"), "{text}");
         assert!(text.contains("kubectl -n cortex-system rollout undo deployment/sandfly-mcp-server"), "{text}");
         assert!(text.contains("✗ ImagePullBackOff: pod x cannot pull image"), "{text}");
         assert!(text.contains("✗ endpoints check: no ready endpoints (4 ms)"), "{text}");
