@@ -68,7 +68,7 @@ pub enum ClientError {
         reason: String,
     },
     /// The API server did not answer or refused us.
-    #[error("failed to reach the Kubernetes API at {target}: {reason}")]
+    #[error("failed to {} the Kubernetes API at {target}: {reason}", verb(*failure))]
     Api {
         /// [`describe_target`].
         target: String,
@@ -77,6 +77,15 @@ pub enum ClientError {
         /// The error text.
         reason: String,
     },
+}
+
+fn verb(f: ApiFailure) -> &'static str {
+    match f {
+        ApiFailure::Unreachable => "reach",
+        ApiFailure::Unauthorized => "authenticate to",
+        ApiFailure::Forbidden => "be authorized by",
+        _ => "use",
+    }
 }
 
 fn list(v: &[String]) -> String {
@@ -301,9 +310,9 @@ pub fn short_reason(err: &kube::Error) -> String {
         parts.push(s.to_string());
         source = s.source();
     }
-    // The deepest cause usually says it plainly ("Connection refused (os error 111)").
-    let last = parts.last().cloned().unwrap_or_default();
-    if parts.len() > 1 { format!("{} ({last})", parts[0]) } else { last }
+    // The deepest cause says it plainly ("Connection refused (os error 111)"); the layers
+    // above it ("ServiceError: client error (Connect)") only add noise.
+    parts.pop().unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -222,3 +222,45 @@ fn human_output_is_plain_without_a_terminal() {
     assert!(stdout.contains("ERROR  sandfly-mcp-server in cortex-system"), "{stdout}");
     assert!(stdout.contains("exit 5"), "{stdout}");
 }
+
+/// A one-shot HTTP server answering every request with `status` and a Kubernetes Status body.
+fn refusing_api(status: u16) -> String {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let body = format!(
+                r#"{{"kind":"Status","apiVersion":"v1","status":"Failure","message":"nope","reason":"Forbidden","code":{status}}}"#
+            );
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} No\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn api_that_refuses_us_exits_5() {
+    for status in [401, 403] {
+        let home = tempfile::tempdir().unwrap();
+        // Found through ~/.kube/config this time.
+        std::fs::create_dir(home.path().join(".kube")).unwrap();
+        let kc = kubeconfig(home.path(), &refusing_api(status));
+        std::fs::rename(kc, home.path().join(".kube/config")).unwrap();
+        let (code, stdout, stderr) = run(bare(home.path()).arg("svc"));
+        assert_eq!(code, 5, "{status}: {stderr}");
+        assert!(stderr.contains(&status.to_string()) && stderr.contains(".kube/config"), "{stderr}");
+        let last = lines(&stdout).pop().unwrap();
+        assert!(last["recommendation"].as_str().unwrap().contains("kubectl auth"), "{last}");
+    }
+}
