@@ -92,7 +92,7 @@ pub struct TopTarget {
 /// Options shared by all commands; each also comes from `SELF_HEAL_<NAME>`.
 #[derive(Debug, Args)]
 pub struct GlobalOpts {
-    /// Namespace of the service [default: from the URL host <svc>.<ns>.svc..., else cortex-system].
+    /// Namespace of the service [default: from the URL host SERVICE.NS.svc..., else cortex-system].
     #[arg(short = 'n', long, global = true, env = "SELF_HEAL_NAMESPACE", hide_env_values = true, value_name = "NS")]
     pub namespace: Option<String>,
     /// Kubeconfig context to use (as kubectl's --context).
@@ -126,11 +126,11 @@ pub struct GlobalOpts {
     #[arg(long, global = true, env = "SELF_HEAL_ALLOW", hide_env_values = true, value_enum, action = ArgAction::Append,
           value_delimiter = ',', value_name = "ACTION")]
     pub allow: Vec<AllowArg>,
-    /// More logging on stderr (repeatable; RUST_LOG overrides).
-    #[arg(short = 'v', long, global = true, action = ArgAction::Count)]
+    /// More logging on stderr (repeatable; RUST_LOG overrides; env: a count).
+    #[arg(short = 'v', long, global = true, action = ArgAction::Count, env = "SELF_HEAL_VERBOSE", hide_env_values = true)]
     pub verbose: u8,
-    /// Less logging on stderr (repeatable).
-    #[arg(short = 'q', long, global = true, action = ArgAction::Count, conflicts_with = "verbose")]
+    /// Less logging on stderr (repeatable; env: a count).
+    #[arg(short = 'q', long, global = true, action = ArgAction::Count, env = "SELF_HEAL_QUIET", hide_env_values = true)]
     pub quiet: u8,
     /// Label selector of the pods, overriding the Service's own selector (e.g. app=x,tier!=db).
     #[arg(long, global = true, env = "SELF_HEAL_SELECTOR", hide_env_values = true, value_name = "SELECTOR")]

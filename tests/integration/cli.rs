@@ -208,6 +208,12 @@ fn options_come_from_env() {
     let (code, stdout, stderr) = run(bare(home.path()).env("SELF_HEAL_OUTPUT", "legacy").arg("svc"));
     assert_eq!(code, 5);
     assert!(stdout.starts_with("PROGRESS: "), "{stdout}");
+    // -vv from the environment: kube's debug logs reach stderr.
+    let (_, _, verbose) = run(bare(home.path())
+        .env("SELF_HEAL_VERBOSE", "3")
+        .env("KUBECONFIG", kubeconfig(home.path(), "http://127.0.0.1:1"))
+        .arg("svc"));
+    assert!(verbose.contains("DEBUG") || verbose.contains("TRACE"), "{verbose}");
     let (code, _, stderr2) = run(bare(home.path()).env("SELF_HEAL_TIMEOUT", "forever").arg("svc"));
     assert_eq!(code, 2, "{stderr} {stderr2}");
     assert!(stderr2.contains("--timeout"), "{stderr2}");
