@@ -9,8 +9,13 @@ use kube::{Client, Config};
 
 /// Connecting to the API server gives up after this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// A response must start within this (watches pass a shorter `timeoutSeconds` themselves).
+/// No byte for this long on a connection is a failure, so a hung API server cannot eat the
+/// whole deadline. Watches must therefore ask the server to end them sooner
+/// ([`WATCH_TIMEOUT_SECS`]); kube's watcher then re-watches without an error.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// `timeoutSeconds` for every watch (`watcher::Config::default().timeout(WATCH_TIMEOUT_SECS)`,
+/// `WatchParams::default().timeout(WATCH_TIMEOUT_SECS)`): below [`READ_TIMEOUT`].
+pub const WATCH_TIMEOUT_SECS: u32 = 25;
 
 /// How to reach the cluster (`--kubeconfig`, `--context`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
