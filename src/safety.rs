@@ -13,6 +13,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::act::{patch_params, post_params};
+use crate::client::WATCH_TIMEOUT_SECS;
 
 /// Annotation on the Lease: JSON array of RFC 3339 times of recent remediations.
 pub const REMEDIATIONS: &str = "self-heal.dev/remediations";
@@ -232,7 +233,7 @@ pub async fn acquire(
 async fn wait_for_change(api: &Api<Lease>, name: &str, rv: &str, until: Instant) {
     const PAUSE: Duration = Duration::from_secs(1);
     let started = Instant::now();
-    let wp = WatchParams::default().fields(&format!("metadata.name={name}"));
+    let wp = WatchParams::default().timeout(WATCH_TIMEOUT_SECS).fields(&format!("metadata.name={name}"));
     let work = async {
         if let Ok(stream) = api.watch(&wp, rv).await {
             futures::pin_mut!(stream);

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::client::WATCH_TIMEOUT_SECS;
 use crate::events::CheckKind;
 use mcp::{KubePoster, McpProbe, RmcpProbe};
 use probe::Attempt;
@@ -225,7 +226,8 @@ pub fn ready_endpoints<'a>(slices: impl IntoIterator<Item = &'a EndpointSlice>) 
 pub async fn wait_endpoints(client: &Client, ns: &str, service: &str, deadline: Instant) -> CheckResult {
     let started = Instant::now();
     let api: Api<EndpointSlice> = Api::namespaced(client.clone(), ns);
-    let cfg = watcher::Config::default().labels(&format!("kubernetes.io/service-name={service}"));
+    let cfg =
+        watcher::Config::default().timeout(WATCH_TIMEOUT_SECS).labels(&format!("kubernetes.io/service-name={service}"));
     let stream = watcher(api, cfg).default_backoff();
     let mut items: BTreeMap<String, EndpointSlice> = BTreeMap::new();
     let mut relist: Option<BTreeMap<String, EndpointSlice>> = None;

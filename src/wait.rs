@@ -13,6 +13,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::act::{POD_TEMPLATE_HASH, REVISION};
+use crate::client::WATCH_TIMEOUT_SECS;
 
 /// Counts and kubectl's sentence at one moment of a rollout.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -308,8 +309,8 @@ pub async fn wait_rollout(
         Ok(Ok(d)) => d,
     };
     let selector = selector_string(first.spec.as_ref().and_then(|s| s.selector.match_labels.as_ref()));
-    let by_name = watcher::Config::default().fields(&format!("metadata.name={deployment}"));
-    let by_labels = watcher::Config::default().labels(&selector);
+    let by_name = watcher::Config::default().timeout(WATCH_TIMEOUT_SECS).fields(&format!("metadata.name={deployment}"));
+    let by_labels = watcher::Config::default().timeout(WATCH_TIMEOUT_SECS).labels(&selector);
     let streams = futures::stream::select_all([
         boxed(deps, by_name, Seen::Deployment),
         boxed(Api::<ReplicaSet>::namespaced(client.clone(), ns), by_labels.clone(), Seen::ReplicaSet),
@@ -444,7 +445,8 @@ pub async fn wait_pods_ready(
     mut on_progress: impl FnMut(&RolloutProgress),
 ) -> Result<WaitOutcome, WaitError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let stream = watcher(pods, watcher::Config::default().labels(selector)).default_backoff();
+    let stream =
+        watcher(pods, watcher::Config::default().timeout(WATCH_TIMEOUT_SECS).labels(selector)).default_backoff();
     let mut cache = Cache::<Pod>::default();
     let mut last: Option<RolloutProgress> = None;
     let work = async {
