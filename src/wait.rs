@@ -667,6 +667,36 @@ mod tests {
         assert_eq!(last.message, "deployment \"sandfly-mcp-server\" successfully rolled out");
     }
 
+    fn ready_pod(name: &str, ready: bool, terminating: bool) -> Value {
+        let mut p = json!({"metadata": {"name": name, "labels": {"app": "x"}},
+               "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}]}});
+        if terminating {
+            p["metadata"]["deletionTimestamp"] = json!("2026-11-28T10:00:00Z");
+        }
+        p
+    }
+
+    async fn run_pods(pods: Vec<Value>, want: i32, within: Duration) -> WaitOutcome {
+        use crate::act::fake_api;
+        let (client, log) = fake_api::start(move |_, _| (200, fake_api::list("PodList", pods.clone()))).await;
+        let out = wait_pods_ready(&client, "ns", "app=x", want, Instant::now() + within, |_| {}).await.unwrap();
+        assert!(log.lock().unwrap()[0].uri.contains("labelSelector=app%3Dx"), "{:?}", log.lock().unwrap()[0]);
+        out
+    }
+
+    #[tokio::test]
+    async fn pods_ready_counts_only_ready_live_pods() {
+        let pods = vec![ready_pod("a", true, false), ready_pod("b", true, true), ready_pod("c", false, false)];
+        let out = run_pods(pods.clone(), 2, Duration::from_millis(500)).await;
+        assert!(
+            matches!(out, WaitOutcome::TimedOut { last: Some(RolloutProgress { ready: 1, replicas: 2, .. }) }),
+            "{out:?}"
+        );
+        let out =
+            run_pods(vec![ready_pod("a", true, false), ready_pod("d", true, false)], 2, Duration::from_secs(10)).await;
+        assert!(matches!(out, WaitOutcome::Complete { last: RolloutProgress { ready: 2, .. } }), "{out:?}");
+    }
+
     #[test]
     fn pod_failure_reports_crash_loop_details() {
         let pod: Pod = serde_json::from_value(json!({
