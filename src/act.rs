@@ -224,6 +224,35 @@ pub fn rollback_template(rs: &ReplicaSet) -> Value {
     serde_json::to_value(template).unwrap_or(Value::Null)
 }
 
+/// Annotations `kubectl rollout undo` keeps from the Deployment instead of copying from the
+/// ReplicaSet (kubectl's `annotationsToSkip`), plus our remembered replica count.
+const KEEP_ON_ROLLBACK: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION,
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "deprecated.deployment.rollback.to",
+    LAST_REPLICAS,
+];
+
+/// The Deployment annotations after a rollback, as kubectl computes them: the Deployment's own
+/// values of [`KEEP_ON_ROLLBACK`], and every other annotation copied from the ReplicaSet.
+pub fn rollback_annotations(dep: &Deployment, rs: &ReplicaSet) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for (k, v) in dep.metadata.annotations.iter().flatten() {
+        if KEEP_ON_ROLLBACK.contains(&k.as_str()) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    for (k, v) in rs.metadata.annotations.iter().flatten() {
+        if !KEEP_ON_ROLLBACK.contains(&k.as_str()) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
 /// Rolls a Deployment back to its previous revision, like `kubectl rollout undo`.
 ///
 /// # Errors
@@ -253,7 +282,11 @@ pub async fn rollback(client: &Client, ns: &str, deployment: &str, dry_run: bool
     if current.as_ref() == Some(&template) {
         return Ok(RollbackDone { replica_set, to_revision, changed: false, dry_run });
     }
-    let ops = json!([{"op": "replace", "path": "/spec/template", "value": template}]);
+    let annotations = rollback_annotations(&dep, rs);
+    let ops = json!([
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+    ]);
     json_patch(client, ns, deployment, &ops, dry_run).await.map_err(api_err("roll back", ns, deployment))?;
     Ok(RollbackDone { replica_set, to_revision, changed: true, dry_run })
 }
@@ -494,6 +527,7 @@ mod tests {
         assert_eq!(patch.body[0]["path"], "/spec/template");
         assert_eq!(patch.body[0]["value"]["spec"]["containers"][0]["image"], "v2");
         assert_eq!(patch.body[0]["value"]["metadata"]["labels"], json!({"app": "d"}));
+        assert_eq!(patch.body[1]["path"], "/metadata/annotations");
     }
 
     #[tokio::test]
@@ -548,6 +582,18 @@ mod tests {
         assert_eq!(t["metadata"]["labels"], json!({"app": "d"}));
         assert_eq!(t["spec"]["containers"][0]["image"], "v2");
         assert!(previous_revision(&sets[..1], "u").is_none());
+        let mut dep: Deployment = serde_json::from_value(json!({"metadata": {"name": "d", "annotations": {
+            REVISION: "3", LAST_REPLICAS: "2", "team": "dropped, as kubectl drops it"}}}))
+        .unwrap();
+        let mut old = picked.clone();
+        old.metadata.annotations.as_mut().unwrap().insert("kubernetes.io/change-cause".into(), "v2".into());
+        let a = rollback_annotations(&dep, &old);
+        assert_eq!(
+            serde_json::to_value(&a).unwrap(),
+            json!({REVISION: "3", LAST_REPLICAS: "2", "kubernetes.io/change-cause": "v2"})
+        );
+        dep.metadata.annotations = None;
+        assert_eq!(rollback_annotations(&dep, picked).len(), 0);
     }
 
     #[test]
