@@ -185,6 +185,23 @@ pub enum WaitOutcome {
     },
 }
 
+impl WaitOutcome {
+    /// Whether the wait ended with the rollout complete (or enough pods ready).
+    pub fn is_complete(&self) -> bool {
+        matches!(self, WaitOutcome::Complete { .. })
+    }
+
+    /// One sentence for an event or a result line.
+    pub fn message(&self) -> String {
+        match self {
+            WaitOutcome::Complete { last } => last.message.clone(),
+            WaitOutcome::Failed { message, .. } => message.clone(),
+            WaitOutcome::TimedOut { last: Some(p) } => format!("timed out waiting for the rollout: {}", p.message),
+            WaitOutcome::TimedOut { last: None } => "timed out waiting for the rollout".to_string(),
+        }
+    }
+}
+
 /// Why a wait could not run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError {
@@ -663,6 +680,8 @@ mod tests {
         let mut d = rolling();
         d["status"] = json!({"observedGeneration": 5, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2});
         let (out, _) = run_wait(d, vec![], Duration::from_secs(10)).await;
+        assert!(out.is_complete());
+        assert_eq!(out.message(), "deployment \"sandfly-mcp-server\" successfully rolled out");
         let WaitOutcome::Complete { last } = out else { panic!("{out:?}") };
         assert_eq!(last.message, "deployment \"sandfly-mcp-server\" successfully rolled out");
     }
