@@ -1,0 +1,174 @@
+//! WATCH: chunked JSON lines, one event per line and flushed per event (reference §5): the
+//! initial ADDED events for RV unset/"0", history replay from an RV, the 410 `ERROR` when it
+//! is too old, bookmarks, and the end of the stream at `timeoutSeconds`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+
+use super::selectors::{FieldSelector, LabelSelector};
+use super::{ApiState, Req, Target};
+use crate::sim::resources::Resource;
+use crate::sim::store::{ApiError, Change};
+
+/// How long a watch lasts when the client names no `timeoutSeconds` (a real server picks
+/// 30–60 minutes).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+/// How often a bookmark is sent on a long watch.
+const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
+
+struct Filter {
+    res: &'static Resource,
+    ns: Option<String>,
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl Filter {
+    fn matches(&self, c: &Change) -> bool {
+        std::ptr::eq(c.resource, self.res)
+            && self.ns.as_deref().is_none_or(|ns| c.object["metadata"]["namespace"].as_str() == Some(ns))
+            && self.labels.matches(&c.object["metadata"]["labels"])
+            && self.fields.matches(&c.object)
+    }
+}
+
+fn line(kind: &str, object: &Value) -> Bytes {
+    let mut s = json!({"type": kind, "object": object}).to_string();
+    s.push('\n');
+    Bytes::from(s)
+}
+
+fn bookmark(res: &Resource, rv: u64, initial_end: bool) -> Bytes {
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if initial_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    line("BOOKMARK", &json!({"kind": res.kind, "apiVersion": res.api_version(), "metadata": meta}))
+}
+
+/// Starts a watch: answers 200 at once and streams events until the timeout, the client
+/// leaving, or the server shutting down.
+pub(super) fn watch(st: &Arc<ApiState>, t: &Target, req: &Req) -> Result<Response, ApiError> {
+    let filter = Filter {
+        res: t.res,
+        ns: t.ns.clone(),
+        labels: LabelSelector::parse(req.q("labelSelector").unwrap_or_default())?,
+        fields: FieldSelector::parse(req.q("fieldSelector").unwrap_or_default())?,
+    };
+    let timeout = req
+        .q("timeoutSeconds")
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let bookmarks = matches!(req.q("allowWatchBookmarks"), Some("true" | "1"));
+    let from = match req.q("resourceVersion").filter(|v| !v.is_empty() && *v != "0") {
+        None => None,
+        Some(v) => Some(v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {v}")))?),
+    };
+    // Subscribe before reading state, so nothing falls between the two.
+    let live = st.store.subscribe();
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let st = st.clone();
+    tokio::spawn(async move {
+        let deadline = Instant::now() + timeout;
+        stream(st, filter, from, bookmarks, deadline, live, tx).await;
+    });
+    let body = Body::from_stream(futures::StreamExt::map(
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+        Ok::<_, std::convert::Infallible>,
+    ));
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::OK;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(resp)
+}
+
+async fn stream(
+    st: Arc<ApiState>,
+    f: Filter,
+    from: Option<u64>,
+    bookmarks: bool,
+    deadline: Instant,
+    mut live: broadcast::Receiver<Change>,
+    tx: mpsc::Sender<Bytes>,
+) {
+    let mut seen = match from {
+        None => {
+            let (items, rv) = st.store.list(f.res, f.ns.as_deref());
+            for o in items.iter().filter(|o| f.labels.matches(&o["metadata"]["labels"]) && f.fields.matches(o)) {
+                if tx.send(line("ADDED", o)).await.is_err() {
+                    return;
+                }
+            }
+            if bookmarks && tx.send(bookmark(f.res, rv, true)).await.is_err() {
+                return;
+            }
+            rv
+        }
+        Some(rv) => match st.store.changes_since(f.res, rv) {
+            Err(e) => {
+                let _ = tx.send(line("ERROR", &e.to_status())).await;
+                return;
+            }
+            Ok(changes) => {
+                let mut seen = rv;
+                for c in changes {
+                    seen = seen.max(c.rv);
+                    if f.matches(&c) && tx.send(line(c.kind.as_str(), &c.object)).await.is_err() {
+                        return;
+                    }
+                }
+                seen
+            }
+        },
+    };
+    let mut shutdown = st.shutdown.clone();
+    let final_bookmark = deadline.checked_sub(Duration::from_secs(2)).filter(|_| bookmarks);
+    let mut next_bookmark = Instant::now() + BOOKMARK_EVERY;
+    loop {
+        let wake = match final_bookmark {
+            Some(fb) if fb > Instant::now() => fb.min(next_bookmark),
+            _ => next_bookmark,
+        }
+        .min(deadline);
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return,
+            _ = tokio::time::sleep_until(wake), if bookmarks && wake < deadline => {
+                if tx.send(bookmark(f.res, seen.max(st.store.resource_version()), false)).await.is_err() {
+                    return;
+                }
+                next_bookmark = Instant::now() + BOOKMARK_EVERY;
+                if final_bookmark.is_some_and(|fb| fb <= Instant::now()) {
+                    next_bookmark = deadline;
+                }
+            }
+            _ = shutdown.changed() => return,
+            _ = tx.closed() => return,
+            msg = live.recv() => match msg {
+                Ok(c) => {
+                    if c.rv <= seen {
+                        continue;
+                    }
+                    seen = c.rv;
+                    if f.matches(&c) && tx.send(line(c.kind.as_str(), &c.object)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let e = ApiError::expired(format!("too old resource version: {seen} ({seen})"));
+                    let _ = tx.send(line("ERROR", &e.to_status())).await;
+                    return;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
