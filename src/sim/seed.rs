@@ -129,7 +129,7 @@ pub fn apply(st: &ApiState, objects: Vec<Value>) -> Result<(), SeedError> {
             kind,
         })?;
         let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        if std::ptr::eq(res, &resources::NAMESPACES) && st.store.get(res, "", &name).is_some() {
+        if res == &resources::NAMESPACES && st.store.get(res, "", &name).is_some() {
             continue;
         }
         let ns = if res.namespaced {

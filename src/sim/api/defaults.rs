@@ -204,7 +204,7 @@ pub fn validate(res: &'static Resource, obj: &Value) -> Result<(), ApiError> {
             ));
         }
     }
-    if std::ptr::eq(res, &resources::PODS) || workload {
+    if res == &resources::PODS || workload {
         let spec = if workload { &obj["spec"]["template"]["spec"] } else { &obj["spec"] };
         let containers = spec["containers"].as_array().map(Vec::len).unwrap_or(0);
         if containers == 0 {

@@ -167,3 +167,56 @@ pub(super) fn resource_list(group: &str, version: &str) -> Result<Response, ApiE
         &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}),
     ))
 }
+
+/// A fixed hash for the OpenAPI documents (they never change while kube-sim runs).
+const OPENAPI_HASH: &str = "6B2F1E9C4A8D7B3E0F5A2C9D8E7F6A1B";
+
+/// `/openapi/v3`: the index of group-version documents.
+pub(super) fn openapi_root() -> Response {
+    let mut paths = serde_json::Map::new();
+    let mut gvs = vec![("".to_string(), "v1".to_string())];
+    gvs.extend(groups().into_iter().map(|(g, v)| (g.to_string(), v.to_string())));
+    for (g, v) in gvs {
+        let key = if g.is_empty() { format!("api/{v}") } else { format!("apis/{g}/{v}") };
+        paths.insert(key.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={OPENAPI_HASH}")}));
+    }
+    let mut r = json_response(StatusCode::OK, &json!({"paths": paths}));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+/// `/openapi/v3/<gv>`: a minimal document with one PATCH operation per resource that names
+/// its kind and the `fieldValidation` parameter, which is what kubectl looks for before it
+/// leaves validation to the server (`kubectl create -f`, `apply -f`). No schemas.
+///
+/// # Errors
+/// 404 for a group version kube-sim does not serve.
+pub(super) fn openapi_gv(group: &str, version: &str) -> Result<Response, ApiError> {
+    let mut paths = serde_json::Map::new();
+    for r in in_gv(group, version) {
+        let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+        let path = if r.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
+        } else {
+            format!("{prefix}/{}/{{name}}", r.plural)
+        };
+        paths.insert(
+            path,
+            json!({"patch": {
+                "operationId": format!("patch{}", r.kind),
+                "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}}],
+                "responses": {"200": {"description": "OK"}},
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": r.kind},
+            }}),
+        );
+    }
+    if paths.is_empty() {
+        return Err(ApiError::new(404, "NotFound", "the server could not find the requested resource", json!({})));
+    }
+    let doc = json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.33.0"},
+        "paths": paths, "components": {"schemas": {}}});
+    let mut r = json_response(StatusCode::OK, &doc);
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, immutable"));
+    Ok(r)
+}

@@ -93,6 +93,11 @@ impl Req {
 
     /// The body as a JSON object.
     fn json_body(&self) -> Result<Value, ApiError> {
+        let ct = self.header(header::CONTENT_TYPE);
+        if !ct.is_empty() && !ct.contains("json") {
+            // Protobuf and CBOR: client-go switches to JSON when told 415.
+            return Err(patch::unsupported_media_type());
+        }
         let v: Value = serde_json::from_slice(&self.body)
             .map_err(|e| ApiError::bad_request(format!("the body of the request was in an unknown format: {e}")))?;
         if !v.is_object() {
@@ -162,7 +167,9 @@ async fn handle(
     if let Ok(v) = HeaderValue::from_str(&audit_id()) {
         h.insert("audit-id", v);
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    }
     resp
 }
 
@@ -177,6 +184,9 @@ async fn dispatch(st: &Arc<ApiState>, path: &str, req: &Req) -> Result<Response,
         ["apis"] => get_only(Ok(discovery::groups_root(req.accept()))),
         ["api", "v1"] => get_only(discovery::resource_list("", "v1")),
         ["apis", g, v] => get_only(discovery::resource_list(g, v)),
+        ["openapi", "v3"] => get_only(Ok(discovery::openapi_root())),
+        ["openapi", "v3", "api", v] => get_only(discovery::openapi_gv("", v)),
+        ["openapi", "v3", "apis", g, v] => get_only(discovery::openapi_gv(g, v)),
         ["openapi", ..] => get_only(Err(not_found_path())),
         ["api", "v1", rest @ ..] => resource(st, "", "v1", rest, req).await,
         ["apis", g, v, rest @ ..] => resource(st, g, v, rest, req).await,

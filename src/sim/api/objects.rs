@@ -41,7 +41,7 @@ fn wants_table(req: &Req) -> bool {
 }
 
 fn is_pod(res: &Resource) -> bool {
-    std::ptr::eq(res, &resources::PODS)
+    res == &resources::PODS
 }
 
 /// GET of one object (also `/status`); a Table when kubectl asks for one.
@@ -133,7 +133,7 @@ pub(super) fn create_object(
         defaults::validate(res, &obj)?;
     }
     let created = st.store.create(res, ns, obj, dry_run)?;
-    if std::ptr::eq(res, &resources::NAMESPACES) && !dry_run {
+    if res == &resources::NAMESPACES && !dry_run {
         let ns_name = created["metadata"]["name"].as_str().unwrap_or_default();
         // The namespace was just created, so only a concurrent create can make this fail.
         let _ = st.store.create(&resources::SERVICEACCOUNTS, ns_name, json!({"metadata": {"name": "default"}}), false);
@@ -143,7 +143,7 @@ pub(super) fn create_object(
 
 /// Defaults that need the name (the namespace label).
 fn defaults_after_name(res: &Resource, obj: &mut Value) {
-    if std::ptr::eq(res, &resources::NAMESPACES) {
+    if res == &resources::NAMESPACES {
         obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = obj["metadata"]["name"].clone();
     }
 }
@@ -280,7 +280,7 @@ pub(super) fn delete_one(
         })?;
         return Ok((out, false));
     }
-    if std::ptr::eq(res, &resources::NAMESPACES) && !dry_run {
+    if res == &resources::NAMESPACES && !dry_run {
         for r in resources::ALL.iter().copied().filter(|r| r.namespaced) {
             for o in st.store.list(r, Some(name)).0 {
                 let n = o["metadata"]["name"].as_str().unwrap_or_default();
@@ -327,7 +327,7 @@ pub(super) fn delete(st: &ApiState, t: &Target, req: &Req) -> Result<Response, A
     let body = body_or_empty(req)?;
     let (grace, policy) = delete_options(req, &body);
     let (obj, _) = delete_one(st, t.res, ns(t), name(t), grace, &policy, req.dry_run())?;
-    if is_pod(t.res) || std::ptr::eq(t.res, &resources::NAMESPACES) {
+    if is_pod(t.res) || t.res == &resources::NAMESPACES {
         return Ok(json_response(StatusCode::OK, &obj));
     }
     Ok(json_response(StatusCode::OK, &deleted_status(t.res, &obj)))

@@ -25,9 +25,14 @@ impl PatchType {
             "application/merge-patch+json" => Ok(PatchType::Merge),
             "application/json-patch+json" => Ok(PatchType::Json),
             "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
-            _ => Err(ApiError::new(415, "UnsupportedMediaType", "415: Unsupported Media Type", serde_json::json!({}))),
+            _ => Err(unsupported_media_type()),
         }
     }
+}
+
+/// 415, as a real server answers a body in a format it does not take.
+pub fn unsupported_media_type() -> ApiError {
+    ApiError::new(415, "UnsupportedMediaType", "415: Unsupported Media Type", serde_json::json!({}))
 }
 
 /// Applies a patch body to a copy of `doc`.

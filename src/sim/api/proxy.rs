@@ -23,7 +23,10 @@ fn unavailable(message: String) -> ApiError {
 fn endpoint_port(svc: &Value, subset: &Value, wanted: Option<&str>) -> Option<u64> {
     let svc_ports = svc["spec"]["ports"].as_array().cloned().unwrap_or_default();
     let sp = match wanted {
-        Some(w) => svc_ports.iter().find(|p| p["name"].as_str() == Some(w) || p["port"] == w)?,
+        Some(w) => svc_ports.iter().find(|p| {
+            p["name"].as_str() == Some(w)
+                || (w.parse::<u64>().ok().is_some() && w.parse::<u64>().ok() == p["port"].as_u64())
+        })?,
         None => svc_ports.first()?,
     };
     let ep_ports = subset["ports"].as_array().cloned().unwrap_or_default();

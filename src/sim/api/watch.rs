@@ -32,7 +32,7 @@ struct Filter {
 
 impl Filter {
     fn matches(&self, c: &Change) -> bool {
-        std::ptr::eq(c.resource, self.res)
+        c.resource == self.res
             && self.ns.as_deref().is_none_or(|ns| c.object["metadata"]["namespace"].as_str() == Some(ns))
             && self.labels.matches(&c.object["metadata"]["labels"])
             && self.fields.matches(&c.object)
