@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use super::selectors::{FieldSelector, LabelSelector};
-use super::{ApiState, Req, Target};
+use super::{ApiState, Req, Target, table};
 use crate::sim::resources::Resource;
 use crate::sim::store::{ApiError, Change};
 
@@ -25,12 +25,25 @@ const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 
 struct Filter {
     res: &'static Resource,
+    /// Send each object as a one-row Table (`kubectl get -w`); `includeObject` as given.
+    table: Option<Option<String>>,
     ns: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
 }
 
 impl Filter {
+    /// One watch event line, the object as a Table row when the client asked for Tables.
+    fn event(&self, kind: &str, object: &Value) -> Bytes {
+        match &self.table {
+            Some(include) => {
+                let rv = object["metadata"]["resourceVersion"].as_str().unwrap_or_default();
+                line(kind, &table::render(self.res, std::slice::from_ref(object), rv, include.as_deref()))
+            }
+            None => line(kind, object),
+        }
+    }
+
     fn matches(&self, c: &Change) -> bool {
         c.resource == self.res
             && self.ns.as_deref().is_none_or(|ns| c.object["metadata"]["namespace"].as_str() == Some(ns))
@@ -58,6 +71,7 @@ fn bookmark(res: &Resource, rv: u64, initial_end: bool) -> Bytes {
 pub(super) fn watch(st: &Arc<ApiState>, t: &Target, req: &Req) -> Result<Response, ApiError> {
     let filter = Filter {
         res: t.res,
+        table: req.accept().contains("as=Table").then(|| req.q("includeObject").map(str::to_string)),
         ns: t.ns.clone(),
         labels: LabelSelector::parse(req.q("labelSelector").unwrap_or_default())?,
         fields: FieldSelector::parse(req.q("fieldSelector").unwrap_or_default())?,
@@ -104,7 +118,7 @@ async fn stream(
         None => {
             let (items, rv) = st.store.list(f.res, f.ns.as_deref());
             for o in items.iter().filter(|o| f.labels.matches(&o["metadata"]["labels"]) && f.fields.matches(o)) {
-                if tx.send(line("ADDED", o)).await.is_err() {
+                if tx.send(f.event("ADDED", o)).await.is_err() {
                     return;
                 }
             }
@@ -122,7 +136,7 @@ async fn stream(
                 let mut seen = rv;
                 for c in changes {
                     seen = seen.max(c.rv);
-                    if f.matches(&c) && tx.send(line(c.kind.as_str(), &c.object)).await.is_err() {
+                    if f.matches(&c) && tx.send(f.event(c.kind.as_str(), &c.object)).await.is_err() {
                         return;
                     }
                 }
@@ -158,7 +172,7 @@ async fn stream(
                         continue;
                     }
                     seen = c.rv;
-                    if f.matches(&c) && tx.send(line(c.kind.as_str(), &c.object)).await.is_err() {
+                    if f.matches(&c) && tx.send(f.event(c.kind.as_str(), &c.object)).await.is_err() {
                         return;
                     }
                 }
