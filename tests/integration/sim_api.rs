@@ -197,6 +197,12 @@ fn creating_twice_is_already_exists_and_missing_is_not_found() {
         "{}",
         stderr(&out)
     );
+    // kubectl's typed client sends protobuf for generators.
+    let out = sim.kubectl_ok(&["-n", NS, "create", "configmap", "c2", "--from-literal=a=b"]);
+    assert_eq!(out.trim(), "configmap/c2 created");
+    assert_eq!(sim.get_json(NS, "cm/c2")["data"]["a"], "b");
+    let out = sim.kubectl(&["-n", NS, "create", "configmap", "c2", "--from-literal=a=b"]);
+    assert_eq!(stderr(&out).trim(), "error: failed to create configmap: configmaps \"c2\" already exists");
     let out = sim.kubectl(&["-n", NS, "get", "deploy", "nope"]);
     assert_eq!(stderr(&out).trim(), "Error from server (NotFound): deployments.apps \"nope\" not found");
 }

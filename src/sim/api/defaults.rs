@@ -139,6 +139,7 @@ pub fn apply(res: &Resource, obj: &mut Value, next_cluster_ip: &mut dyn FnMut() 
             }
             set_default(obj, "status", json!({"loadBalancer": {}}));
         }
+        "secrets" => set_default(obj, "type", json!("Opaque")),
         "namespaces" => {
             let name = obj["metadata"]["name"].clone();
             if !obj["metadata"]["labels"].is_object() {

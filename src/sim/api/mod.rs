@@ -6,6 +6,7 @@ mod discovery;
 mod logs;
 mod objects;
 mod patch;
+mod protobuf;
 mod proxy;
 pub mod selectors;
 mod table;
@@ -94,8 +95,11 @@ impl Req {
     /// The body as a JSON object.
     fn json_body(&self) -> Result<Value, ApiError> {
         let ct = self.header(header::CONTENT_TYPE);
+        if ct.starts_with("application/vnd.kubernetes.protobuf") {
+            // kubectl's typed client (`create configmap`, `create service`, `run`, ...).
+            return protobuf::decode(&self.body).ok_or_else(patch::unsupported_media_type);
+        }
         if !ct.is_empty() && !ct.contains("json") {
-            // Protobuf and CBOR: client-go switches to JSON when told 415.
             return Err(patch::unsupported_media_type());
         }
         let v: Value = serde_json::from_slice(&self.body)
