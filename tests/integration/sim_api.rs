@@ -361,3 +361,35 @@ fn discovery_serves_every_resource_to_kubectl() {
     let v: Value = serde_json::from_str(&v).unwrap();
     assert_eq!(v["serverVersion"]["minor"], "33");
 }
+
+#[test]
+fn sigterm_ends_open_watches_and_exits_zero() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kube-sim"))
+        .arg("--kubeconfig")
+        .arg(dir.path().join("kubeconfig"))
+        .arg("--demo")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.strip_prefix("kube-sim ready ").expect("ready line first").trim().to_string();
+    let kubeconfig = std::fs::read_to_string(dir.path().join("kubeconfig")).unwrap();
+    assert!(kubeconfig.contains(&format!("server: {url}")) && kubeconfig.contains("current-context: kube-sim"));
+    let u = url::Url::parse(&url).unwrap();
+    let mut watch = std::net::TcpStream::connect((u.host_str().unwrap(), u.port().unwrap())).unwrap();
+    write!(watch, "GET /api/v1/namespaces?watch=true HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = [0u8; 12];
+    watch.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let status =
+        crate::util::eventually("kube-sim to exit before its 5 s shutdown grace", Duration::from_secs(3), || {
+            child.try_wait().unwrap()
+        });
+    assert_eq!(status.code(), Some(0));
+}
