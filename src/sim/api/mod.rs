@@ -250,37 +250,50 @@ async fn resource(
     req: &Req,
 ) -> Result<Response, ApiError> {
     let t = parse_target(group, version, rest).ok_or_else(not_found_path)?;
+    let mut resp = route(st, &t, req).await?;
+    if t.res == &resources::ENDPOINTS {
+        resp.headers_mut().insert(
+            header::WARNING,
+            HeaderValue::from_static(
+                "299 - \"v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice\"",
+            ),
+        );
+    }
+    Ok(resp)
+}
+
+async fn route(st: &Arc<ApiState>, t: &Target, req: &Req) -> Result<Response, ApiError> {
     let m = &req.method;
     match (t.name.is_some(), t.sub.as_deref()) {
         (false, _) => match *m {
-            Method::GET if matches!(req.q("watch"), Some("true" | "1")) => watch::watch(st, &t, req),
-            Method::GET => objects::list(st, &t, req),
-            Method::POST => objects::create(st, &t, req),
-            Method::DELETE => objects::delete_collection(st, &t, req),
+            Method::GET if matches!(req.q("watch"), Some("true" | "1")) => watch::watch(st, t, req),
+            Method::GET => objects::list(st, t, req),
+            Method::POST => objects::create(st, t, req),
+            Method::DELETE => objects::delete_collection(st, t, req),
             _ => Err(method_not_allowed()),
         },
         (true, None) => match *m {
-            Method::GET => objects::get(st, &t, req),
-            Method::PUT => objects::update(st, &t, req),
-            Method::PATCH => objects::patch(st, &t, req),
-            Method::DELETE => objects::delete(st, &t, req),
+            Method::GET => objects::get(st, t, req),
+            Method::PUT => objects::update(st, t, req),
+            Method::PATCH => objects::patch(st, t, req),
+            Method::DELETE => objects::delete(st, t, req),
             _ => Err(method_not_allowed()),
         },
         (true, Some("status")) => match *m {
-            Method::GET => objects::get(st, &t, req),
-            Method::PUT => objects::update(st, &t, req),
-            Method::PATCH => objects::patch(st, &t, req),
+            Method::GET => objects::get(st, t, req),
+            Method::PUT => objects::update(st, t, req),
+            Method::PATCH => objects::patch(st, t, req),
             _ => Err(method_not_allowed()),
         },
         (true, Some("scale")) => match *m {
-            Method::GET => objects::get_scale(st, &t),
-            Method::PUT | Method::PATCH => objects::write_scale(st, &t, req),
+            Method::GET => objects::get_scale(st, t),
+            Method::PUT | Method::PATCH => objects::write_scale(st, t, req),
             _ => Err(method_not_allowed()),
         },
-        (true, Some("log")) if *m == Method::GET => logs::logs(st, &t, req),
-        (true, Some("eviction")) if *m == Method::POST => objects::evict(st, &t, req),
-        (true, Some("binding")) if *m == Method::POST => objects::bind(st, &t, req),
-        (true, Some("proxy")) => proxy::proxy(st, &t, req).await,
+        (true, Some("log")) if *m == Method::GET => logs::logs(st, t, req),
+        (true, Some("eviction")) if *m == Method::POST => objects::evict(st, t, req),
+        (true, Some("binding")) if *m == Method::POST => objects::bind(st, t, req),
+        (true, Some("proxy")) => proxy::proxy(st, t, req).await,
         _ => Err(method_not_allowed()),
     }
 }

@@ -186,3 +186,56 @@ async fn stream(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::sim::{SimConfig, resources, start};
+
+    async fn lines(url: String) -> Vec<serde_json::Value> {
+        let body = reqwest::get(url).await.unwrap().text().await.unwrap();
+        body.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    #[tokio::test]
+    async fn too_old_resource_version_gets_one_410_error_event() {
+        let sim = start(SimConfig::default(), "127.0.0.1:0".parse().unwrap(), Vec::new()).await.unwrap();
+        sim.store.create(&resources::CONFIGMAPS, "default", json!({"metadata": {"name": "c"}}), false).unwrap();
+        for i in 0..10_001 {
+            sim.store
+                .mutate(&resources::CONFIGMAPS, "default", "c", false, |o| {
+                    o["data"] = json!({"i": i.to_string()});
+                    Ok(())
+                })
+                .unwrap();
+        }
+        let events =
+            lines(format!("{}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=101", sim.url)).await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["type"], "ERROR");
+        assert_eq!(events[0]["object"]["code"], 410);
+        assert_eq!(events[0]["object"]["reason"], "Expired");
+        assert!(events[0]["object"]["message"].as_str().unwrap().starts_with("too old resource version: 101 ("));
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn initial_events_honour_selectors_and_end_with_a_bookmark() {
+        let sim = start(SimConfig::default(), "127.0.0.1:0".parse().unwrap(), Vec::new()).await.unwrap();
+        for name in ["a", "b"] {
+            sim.store.create(&resources::CONFIGMAPS, "default", json!({"metadata": {"name": name}}), false).unwrap();
+        }
+        let events = lines(format!(
+            "{}/api/v1/namespaces/default/configmaps?watch=1&fieldSelector=metadata.name%3Db&allowWatchBookmarks=true&timeoutSeconds=1",
+            sim.url
+        ))
+        .await;
+        let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["ADDED", "BOOKMARK"]);
+        assert_eq!(events[0]["object"]["metadata"]["name"], "b");
+        assert_eq!(events[0]["object"]["kind"], "ConfigMap", "watch objects carry kind");
+        assert_eq!(events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+        sim.shutdown().await;
+    }
+}
