@@ -3,6 +3,8 @@
 
 mod defaults;
 mod discovery;
+#[cfg(test)]
+mod kube_tests;
 mod logs;
 mod objects;
 mod patch;
