@@ -104,3 +104,27 @@ async fn watcher_sees_changes_with_both_list_strategies() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn events_written_through_events_v1_show_in_core_v1() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use k8s_openapi::api::events::v1::Event;
+    let (sim, client) = sim_and_client().await;
+    let new: Api<Event> = Api::namespaced(client.clone(), "cortex-system");
+    let ev: Event = serde_json::from_value(json!({"metadata": {"name": "sandfly-mcp-server.1"},
+        "regarding": {"kind": "Deployment", "name": "sandfly-mcp-server", "namespace": "cortex-system"},
+        "reason": "Scaled", "note": "self-heal scaled to 2", "type": "Normal", "action": "Scale",
+        "reportingController": "self-heal", "reportingInstance": "self-heal-1",
+        "eventTime": "2026-11-28T01:00:00.000000Z"}))
+    .unwrap();
+    new.create(&PostParams::default(), &ev).await.unwrap();
+    let core: Api<CoreEvent> = Api::namespaced(client, "cortex-system");
+    let lp = ListParams::default().fields("involvedObject.kind=Deployment,involvedObject.name=sandfly-mcp-server");
+    let listed = core.list(&lp).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].message.as_deref(), Some("self-heal scaled to 2"));
+    assert_eq!(listed.items[0].reporting_component.as_deref(), Some("self-heal"));
+    let got = core.get("sandfly-mcp-server.1").await.unwrap();
+    assert_eq!(got.reason.as_deref(), Some("Scaled"));
+    sim.shutdown().await;
+}

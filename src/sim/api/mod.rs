@@ -3,6 +3,7 @@
 
 mod defaults;
 mod discovery;
+mod event_views;
 #[cfg(test)]
 mod kube_tests;
 mod logs;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::patch::{self, PatchType};
 use super::selectors::{FieldSelector, LabelSelector};
-use super::{ApiState, Req, Target, defaults, json_response, method_not_allowed, success_status, table};
+use super::{ApiState, Req, Target, defaults, event_views, json_response, method_not_allowed, success_status, table};
 use crate::sim::resources::{self, Resource};
 use crate::sim::store::ApiError;
 
@@ -46,7 +46,12 @@ fn is_pod(res: &Resource) -> bool {
 
 /// GET of one object (also `/status`); a Table when kubectl asks for one.
 pub(super) fn get(st: &ApiState, t: &Target, req: &Req) -> Result<Response, ApiError> {
-    let obj = st.store.get_or_404(t.res, ns(t), name(t))?;
+    let twin =
+        event_views::twin(t.res).and_then(|(other, convert)| st.store.get(other, ns(t), name(t)).map(|e| convert(&e)));
+    let obj = match twin {
+        Some(e) if st.store.get(t.res, ns(t), name(t)).is_none() => e,
+        _ => st.store.get_or_404(t.res, ns(t), name(t))?,
+    };
     if wants_table(req) && t.sub.is_none() {
         let rv = obj["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
         return Ok(json_response(StatusCode::OK, &table::render(t.res, &[obj], &rv, req.q("includeObject"))));
@@ -58,7 +63,10 @@ pub(super) fn get(st: &ApiState, t: &Target, req: &Req) -> Result<Response, ApiE
 pub(super) fn select(st: &ApiState, t: &Target, req: &Req) -> Result<(Vec<Value>, u64), ApiError> {
     let labels = LabelSelector::parse(req.q("labelSelector").unwrap_or_default())?;
     let fields = FieldSelector::parse(req.q("fieldSelector").unwrap_or_default())?;
-    let (items, rv) = st.store.list(t.res, t.ns.as_deref());
+    let (mut items, rv) = st.store.list(t.res, t.ns.as_deref());
+    if let Some((other, convert)) = event_views::twin(t.res) {
+        items.extend(st.store.list(other, t.ns.as_deref()).0.iter().map(convert));
+    }
     let items = items.into_iter().filter(|o| labels.matches(&o["metadata"]["labels"]) && fields.matches(o)).collect();
     Ok((items, rv))
 }

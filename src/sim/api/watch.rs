@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use super::selectors::{FieldSelector, LabelSelector};
-use super::{ApiState, Req, Target, table};
+use super::{ApiState, Req, Target, event_views, table};
 use crate::sim::resources::Resource;
 use crate::sim::store::{ApiError, Change};
 
@@ -44,11 +44,25 @@ impl Filter {
         }
     }
 
-    fn matches(&self, c: &Change) -> bool {
-        c.resource == self.res
-            && self.ns.as_deref().is_none_or(|ns| c.object["metadata"]["namespace"].as_str() == Some(ns))
-            && self.labels.matches(&c.object["metadata"]["labels"])
-            && self.fields.matches(&c.object)
+    /// The change as this watch sees it: its own resource's, or the other Event API's
+    /// converted; None for anything else or what the selectors do not select.
+    fn view(&self, c: &Change) -> Option<Value> {
+        let object = if c.resource == self.res {
+            c.object.clone()
+        } else {
+            let (other, convert) = event_views::twin(self.res)?;
+            if c.resource != other {
+                return None;
+            }
+            convert(&c.object)
+        };
+        self.selects(&object).then_some(object)
+    }
+
+    fn selects(&self, o: &Value) -> bool {
+        self.ns.as_deref().is_none_or(|ns| o["metadata"]["namespace"].as_str() == Some(ns))
+            && self.labels.matches(&o["metadata"]["labels"])
+            && self.fields.matches(o)
     }
 }
 
@@ -105,6 +119,16 @@ pub(super) fn watch(st: &Arc<ApiState>, t: &Target, req: &Req) -> Result<Respons
     Ok(resp)
 }
 
+/// Changes after `rv` of a resource (and of its Event twin), in order.
+fn history(st: &ApiState, res: &'static Resource, rv: u64) -> Result<Vec<Change>, ApiError> {
+    let mut changes = st.store.changes_since(res, rv)?;
+    if let Some((other, _)) = event_views::twin(res) {
+        changes.extend(st.store.changes_since(other, rv)?);
+        changes.sort_by_key(|c| c.rv);
+    }
+    Ok(changes)
+}
+
 async fn stream(
     st: Arc<ApiState>,
     f: Filter,
@@ -116,8 +140,11 @@ async fn stream(
 ) {
     let mut seen = match from {
         None => {
-            let (items, rv) = st.store.list(f.res, f.ns.as_deref());
-            for o in items.iter().filter(|o| f.labels.matches(&o["metadata"]["labels"]) && f.fields.matches(o)) {
+            let (mut items, rv) = st.store.list(f.res, f.ns.as_deref());
+            if let Some((other, convert)) = event_views::twin(f.res) {
+                items.extend(st.store.list(other, f.ns.as_deref()).0.iter().map(convert));
+            }
+            for o in items.iter().filter(|o| f.selects(o)) {
                 if tx.send(f.event("ADDED", o)).await.is_err() {
                     return;
                 }
@@ -127,7 +154,7 @@ async fn stream(
             }
             rv
         }
-        Some(rv) => match st.store.changes_since(f.res, rv) {
+        Some(rv) => match history(&st, f.res, rv) {
             Err(e) => {
                 let _ = tx.send(line("ERROR", &e.to_status())).await;
                 return;
@@ -136,7 +163,9 @@ async fn stream(
                 let mut seen = rv;
                 for c in changes {
                     seen = seen.max(c.rv);
-                    if f.matches(&c) && tx.send(f.event(c.kind.as_str(), &c.object)).await.is_err() {
+                    if let Some(o) = f.view(&c)
+                        && tx.send(f.event(c.kind.as_str(), &o)).await.is_err()
+                    {
                         return;
                     }
                 }
@@ -172,7 +201,9 @@ async fn stream(
                         continue;
                     }
                     seen = c.rv;
-                    if f.matches(&c) && tx.send(f.event(c.kind.as_str(), &c.object)).await.is_err() {
+                    if let Some(o) = f.view(&c)
+                        && tx.send(f.event(c.kind.as_str(), &o)).await.is_err()
+                    {
                         return;
                     }
                 }
