@@ -73,9 +73,12 @@ pub fn to_events_v1(e: &Value) -> Value {
     Value::Object(out)
 }
 
+/// Converts an Event from one API's shape to the other's.
+pub type Convert = fn(&Value) -> Value;
+
 /// The other API's Event resource and the conversion into `res`'s shape, if `res` is one of
 /// the two Event APIs.
-pub fn twin(res: &Resource) -> Option<(&'static Resource, fn(&Value) -> Value)> {
+pub fn twin(res: &Resource) -> Option<(&'static Resource, Convert)> {
     if res == &resources::EVENTS {
         Some((&resources::EVENTS_V1, to_core))
     } else if res == &resources::EVENTS_V1 {
