@@ -169,6 +169,52 @@ fn row(res: &Resource, o: &Value) -> Vec<Value> {
                 json!(or_none(sel.join(","))),
             ]
         }
+        "nodes" => {
+            let ready = o["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == "Ready")
+                .map(|c| if c["status"] == "True" { "Ready" } else { "NotReady" })
+                .unwrap_or("Unknown");
+            let addr = |ty: &str| {
+                o["status"]["addresses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|a| a["type"] == ty)
+                    .map(|a| s(&a["address"]))
+                    .unwrap_or_else(|| "<none>".into())
+            };
+            let info = &o["status"]["nodeInfo"];
+            vec![
+                name,
+                json!(ready),
+                json!("<none>"),
+                age_cell,
+                json!(s(&info["kubeletVersion"])),
+                json!(addr("InternalIP")),
+                json!(addr("ExternalIP")),
+                json!(s(&info["osImage"])),
+                json!(s(&info["kernelVersion"])),
+                json!(s(&info["containerRuntimeVersion"])),
+            ]
+        }
+        "endpoints" => {
+            let mut eps = Vec::new();
+            for subset in o["subsets"].as_array().into_iter().flatten() {
+                for a in subset["addresses"].as_array().into_iter().flatten() {
+                    for p in subset["ports"].as_array().into_iter().flatten() {
+                        eps.push(format!("{}:{}", s(&a["ip"]), i(&p["port"])));
+                    }
+                }
+            }
+            vec![name, json!(or_none(eps.join(","))), age_cell]
+        }
+        "secrets" => {
+            vec![name, json!(s(&o["type"])), json!(o["data"].as_object().map(|d| d.len()).unwrap_or(0)), age_cell]
+        }
+        "leases" => vec![name, json!(s(&o["spec"]["holderIdentity"])), age_cell],
         "namespaces" => vec![name, json!(o["status"]["phase"].as_str().unwrap_or("Active")), age_cell],
         "configmaps" => vec![name, json!(o["data"].as_object().map(|d| d.len()).unwrap_or(0)), age_cell],
         "events" if res.group.is_empty() => {
@@ -239,6 +285,23 @@ fn columns(res: &Resource) -> Vec<Value> {
             col("Age", "string", 0),
             col("Selector", "string", 1),
         ],
+        "nodes" => vec![
+            col("Name", "string", 0),
+            col("Status", "string", 0),
+            col("Roles", "string", 0),
+            col("Age", "string", 0),
+            col("Version", "string", 0),
+            col("Internal-IP", "string", 1),
+            col("External-IP", "string", 1),
+            col("OS-Image", "string", 1),
+            col("Kernel-Version", "string", 1),
+            col("Container-Runtime", "string", 1),
+        ],
+        "endpoints" => vec![col("Name", "string", 0), col("Endpoints", "string", 0), col("Age", "string", 0)],
+        "secrets" => {
+            vec![col("Name", "string", 0), col("Type", "string", 0), col("Data", "integer", 0), col("Age", "string", 0)]
+        }
+        "leases" => vec![col("Name", "string", 0), col("Holder", "string", 0), col("Age", "string", 0)],
         "namespaces" => vec![col("Name", "string", 0), col("Status", "string", 0), col("Age", "string", 0)],
         "configmaps" => vec![col("Name", "string", 0), col("Data", "integer", 0), col("Age", "string", 0)],
         "events" if res.group.is_empty() => vec![
