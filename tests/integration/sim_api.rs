@@ -357,6 +357,18 @@ fn discovery_serves_every_resource_to_kubectl() {
     for r in ["deployments.apps", "pods", "events", "leases.coordination.k8s.io", "endpointslices.discovery.k8s.io"] {
         assert!(out.lines().any(|l| l == r), "{r} missing from {out}");
     }
+    // Without the aggregated Accept header: the legacy documents.
+    let (code, _, body) = raw(&sim, "GET", "/api", None);
+    assert_eq!(code, 200);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["kind"], "APIVersions");
+    let (_, _, body) = raw(&sim, "GET", "/apis", None);
+    let groups: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(groups["kind"], "APIGroupList");
+    assert!(groups["groups"].as_array().unwrap().iter().any(|g| g["name"] == "apps"));
+    let (_, _, body) = raw(&sim, "GET", "/apis/apps/v1", None);
+    let list: Value = serde_json::from_str(&body).unwrap();
+    let scale = list["resources"].as_array().unwrap().iter().find(|r| r["name"] == "deployments/scale").unwrap();
+    assert_eq!((scale["group"].as_str(), scale["kind"].as_str()), (Some("autoscaling"), Some("Scale")));
     let v = sim.kubectl_ok(&["version", "-o", "json"]);
     let v: Value = serde_json::from_str(&v).unwrap();
     assert_eq!(v["serverVersion"]["minor"], "33");

@@ -131,6 +131,22 @@ pub(super) fn groups_root(accept: &str) -> Response {
     json_response(StatusCode::OK, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
 }
 
+/// `/apis/<g>`: one APIGroup.
+///
+/// # Errors
+/// 404 for a group kube-sim does not serve.
+pub(super) fn group(name: &str) -> Result<Response, ApiError> {
+    let (g, v) = groups()
+        .into_iter()
+        .find(|(g, _)| *g == name)
+        .ok_or_else(|| ApiError::new(404, "NotFound", "the server could not find the requested resource", json!({})))?;
+    let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": [gv.clone()], "preferredVersion": gv}),
+    ))
+}
+
 /// `/api/v1`, `/apis/<g>/<v>`: the legacy APIResourceList.
 ///
 /// # Errors

@@ -138,8 +138,8 @@ pub(super) fn create_object(
     }
     if obj["metadata"]["name"].is_string() {
         defaults_after_name(res, &mut obj);
-        defaults::validate(res, &obj)?;
     }
+    defaults::validate(res, &obj)?;
     let created = st.store.create(res, ns, obj, dry_run)?;
     if res == &resources::NAMESPACES && !dry_run {
         let ns_name = created["metadata"]["name"].as_str().unwrap_or_default();
