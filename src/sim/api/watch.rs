@@ -2,6 +2,7 @@
 //! initial ADDED events for RV unset/"0", history replay from an RV, the 410 `ERROR` when it
 //! is too old, bookmarks, and the end of the stream at `timeoutSeconds`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use tokio::time::Instant;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::{ApiState, Req, Target, event_views, table};
 use crate::sim::resources::Resource;
-use crate::sim::store::{ApiError, Change};
+use crate::sim::store::{ApiError, Change, ChangeKind};
 
 /// How long a watch lasts when the client names no `timeoutSeconds` (a real server picks
 /// 30–60 minutes).
@@ -44,19 +45,18 @@ impl Filter {
         }
     }
 
-    /// The change as this watch sees it: its own resource's, or the other Event API's
-    /// converted; None for anything else or what the selectors do not select.
-    fn view(&self, c: &Change) -> Option<Value> {
-        let object = if c.resource == self.res {
-            c.object.clone()
-        } else {
-            let (other, convert) = event_views::twin(self.res)?;
-            if c.resource != other {
-                return None;
-            }
-            convert(&c.object)
-        };
-        self.selects(&object).then_some(object)
+    /// The changed object in this watch's shape: its own resource's, or the other Event
+    /// API's converted; None for other resources.
+    fn convert(&self, c: &Change) -> Option<Value> {
+        if c.resource == self.res {
+            return Some(c.object.clone());
+        }
+        let (other, convert) = event_views::twin(self.res)?;
+        (c.resource == other).then(|| convert(&c.object))
+    }
+
+    fn has_selector(&self) -> bool {
+        !self.labels.is_empty() || self.fields != FieldSelector::default()
     }
 
     fn selects(&self, o: &Value) -> bool {
@@ -119,6 +119,31 @@ pub(super) fn watch(st: &Arc<ApiState>, t: &Target, req: &Req) -> Result<Respons
     Ok(resp)
 }
 
+/// Which objects a selector-filtered watch has shown, so that an object that stops matching
+/// is sent as DELETED and one that starts matching as ADDED, as a real server does.
+struct Shown(HashSet<(String, String)>);
+
+fn key(o: &Value) -> (String, String) {
+    let m = &o["metadata"];
+    (m["namespace"].as_str().unwrap_or_default().to_string(), m["name"].as_str().unwrap_or_default().to_string())
+}
+
+impl Shown {
+    /// The event type to send for a change, or None to send nothing.
+    fn decide(&mut self, f: &Filter, kind: ChangeKind, o: &Value) -> Option<&'static str> {
+        let selected = f.selects(o);
+        if !f.has_selector() {
+            return selected.then_some(kind.as_str());
+        }
+        let k = key(o);
+        match kind {
+            ChangeKind::Deleted => self.0.remove(&k).then_some("DELETED"),
+            _ if selected => Some(if self.0.insert(k) { "ADDED" } else { kind.as_str() }),
+            _ => self.0.remove(&k).then_some("DELETED"),
+        }
+    }
+}
+
 /// Changes after `rv` of a resource (and of its Event twin), in order.
 fn history(st: &ApiState, res: &'static Resource, rv: u64) -> Result<Vec<Change>, ApiError> {
     let mut changes = st.store.changes_since(res, rv)?;
@@ -138,21 +163,23 @@ async fn stream(
     mut live: broadcast::Receiver<Change>,
     tx: mpsc::Sender<Bytes>,
 ) {
+    let (mut items, list_rv) = st.store.list(f.res, f.ns.as_deref());
+    if let Some((other, convert)) = event_views::twin(f.res) {
+        items.extend(st.store.list(other, f.ns.as_deref()).0.iter().map(convert));
+    }
+    items.retain(|o| f.selects(o));
+    let mut shown = Shown(items.iter().map(key).collect());
     let mut seen = match from {
         None => {
-            let (mut items, rv) = st.store.list(f.res, f.ns.as_deref());
-            if let Some((other, convert)) = event_views::twin(f.res) {
-                items.extend(st.store.list(other, f.ns.as_deref()).0.iter().map(convert));
-            }
-            for o in items.iter().filter(|o| f.selects(o)) {
+            for o in &items {
                 if tx.send(f.event("ADDED", o)).await.is_err() {
                     return;
                 }
             }
-            if bookmarks && tx.send(bookmark(f.res, rv, true)).await.is_err() {
+            if bookmarks && tx.send(bookmark(f.res, list_rv, true)).await.is_err() {
                 return;
             }
-            rv
+            list_rv
         }
         Some(rv) => match history(&st, f.res, rv) {
             Err(e) => {
@@ -163,8 +190,9 @@ async fn stream(
                 let mut seen = rv;
                 for c in changes {
                     seen = seen.max(c.rv);
-                    if let Some(o) = f.view(&c)
-                        && tx.send(f.event(c.kind.as_str(), &o)).await.is_err()
+                    if let Some(o) = f.convert(&c)
+                        && let Some(kind) = shown.decide(&f, c.kind, &o)
+                        && tx.send(f.event(kind, &o)).await.is_err()
                     {
                         return;
                     }
@@ -185,7 +213,7 @@ async fn stream(
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => return,
             _ = tokio::time::sleep_until(wake), if bookmarks && wake < deadline => {
-                if tx.send(bookmark(f.res, seen.max(st.store.resource_version()), false)).await.is_err() {
+                if tx.send(bookmark(f.res, seen, false)).await.is_err() {
                     return;
                 }
                 next_bookmark = Instant::now() + BOOKMARK_EVERY;
@@ -201,8 +229,9 @@ async fn stream(
                         continue;
                     }
                     seen = c.rv;
-                    if let Some(o) = f.view(&c)
-                        && tx.send(f.event(c.kind.as_str(), &o)).await.is_err()
+                    if let Some(o) = f.convert(&c)
+                        && let Some(kind) = shown.decide(&f, c.kind, &o)
+                        && tx.send(f.event(kind, &o)).await.is_err()
                     {
                         return;
                     }
@@ -267,6 +296,30 @@ mod tests {
         assert_eq!(events[0]["object"]["metadata"]["name"], "b");
         assert_eq!(events[0]["object"]["kind"], "ConfigMap", "watch objects carry kind");
         assert_eq!(events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn objects_leaving_a_label_selector_are_deleted_for_the_watch() {
+        let sim = start(SimConfig::default(), "127.0.0.1:0".parse().unwrap(), Vec::new()).await.unwrap();
+        let rv = sim.store.resource_version();
+        let labels = |app: &str| json!({"metadata": {"name": "c", "labels": {"app": app}}});
+        sim.store.create(&resources::CONFIGMAPS, "default", labels("a"), false).unwrap();
+        for app in ["b", "a"] {
+            sim.store
+                .mutate(&resources::CONFIGMAPS, "default", "c", false, |o| {
+                    o["metadata"]["labels"]["app"] = json!(app);
+                    Ok(())
+                })
+                .unwrap();
+        }
+        let events = lines(format!(
+            "{}/api/v1/namespaces/default/configmaps?watch=1&labelSelector=app%3Da&resourceVersion={rv}&timeoutSeconds=1",
+            sim.url
+        ))
+        .await;
+        let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["ADDED", "DELETED", "ADDED"]);
         sim.shutdown().await;
     }
 }
