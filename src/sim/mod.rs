@@ -4,6 +4,7 @@
 //! play the deployment, replicaset, endpoints controllers, the scheduler and the kubelet, whose
 //! pods are real loopback servers; `kubeconfig` and `seed` set it up.
 
+pub mod controllers;
 pub mod resources;
 pub mod store;
 
