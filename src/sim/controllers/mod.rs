@@ -15,6 +15,8 @@ pub mod netproxy;
 pub mod podserver;
 pub mod recorder;
 pub mod replicaset;
+#[cfg(test)]
+mod scenarios;
 pub mod scheduler;
 
 use std::sync::Arc;
