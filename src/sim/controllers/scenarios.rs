@@ -106,6 +106,15 @@ fn events(store: &Store, reason: &str) -> Vec<String> {
         .collect()
 }
 
+fn set_replicas(store: &Store, n: i64) {
+    store
+        .mutate(&DEPLOYMENTS, NS, APP, false, |d| {
+            d["spec"]["replicas"] = json!(n);
+            Ok(())
+        })
+        .unwrap();
+}
+
 fn patch_template(store: &Store, f: impl FnOnce(&mut Value)) {
     store
         .mutate(&DEPLOYMENTS, NS, APP, false, |d| {
@@ -128,7 +137,7 @@ async fn scale_to_zero_refuses_and_scale_back_answers() {
     let ips: Vec<String> = pods(&store).iter().map(|p| p["status"]["podIP"].as_str().unwrap().to_string()).collect();
     assert_ne!(ips[0], ips[1], "pods have distinct IPs");
 
-    store.mutate(&DEPLOYMENTS, NS, APP, false, |d| Ok(d["spec"]["replicas"] = json!(0))).unwrap();
+    set_replicas(&store, 0);
     eventually_async("connection refused", || async { refused(&url).await }).await;
     eventually("pods gone", || pods(&store).is_empty().then_some(())).await;
     let rs = &store.list(&REPLICASETS, Some(NS)).0[0];
@@ -138,7 +147,7 @@ async fn scale_to_zero_refuses_and_scale_back_answers() {
     let name = rs["metadata"]["name"].as_str().unwrap();
     assert!(scaled.contains(&format!("Scaled down replica set {name} from 2 to 0")), "{scaled:?}");
 
-    store.mutate(&DEPLOYMENTS, NS, APP, false, |d| Ok(d["spec"]["replicas"] = json!(2))).unwrap();
+    set_replicas(&store, 2);
     eventually_async("service answers again", || async { health(&url).await == Some(200) }).await;
     ctrl.shutdown().await;
 }
