@@ -292,4 +292,30 @@ mod tests {
         .await;
         assert!(refused.is_ok(), "stopped server still accepts");
     }
+
+    #[tokio::test]
+    async fn the_rmcp_client_lists_and_calls_tools() {
+        use rmcp::ServiceExt;
+        use rmcp::model::CallToolRequestParams;
+        use rmcp::transport::StreamableHttpClientTransport;
+        let ip = Ipv4Addr::new(127, 1, 250, 9);
+        let probe = std::net::TcpListener::bind((ip, 0)).unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let _srv = PodServer::start(ip, &[port], "sandfly-mcp-server", true).unwrap();
+        let transport = StreamableHttpClientTransport::from_uri(format!("http://{ip}:{port}/mcp"));
+        let client = ().serve(transport).await.expect("initialize");
+        let info = client.peer_info().expect("server info");
+        assert_eq!(info.server_info.as_ref().map(|i| i.name.as_str()), Some("sandfly-mcp-server"));
+        let tools = client.list_all_tools().await.expect("tools/list");
+        assert!(tools.iter().any(|t| t.name == "sandfly_list_hosts"));
+        let args = json!({"summary": true, "page": 1, "size": 100}).as_object().cloned().unwrap();
+        let res = client
+            .call_tool(CallToolRequestParams::new("sandfly_list_hosts").with_arguments(args))
+            .await
+            .expect("tools/call");
+        let text = serde_json::to_value(&res.content).unwrap()[0]["text"].as_str().unwrap().to_string();
+        assert!(text.contains("web-01.example.internal"), "{text}");
+        let _ = client.cancel().await;
+    }
 }
