@@ -120,7 +120,10 @@ impl Wake {
 
 /// Whether a change can make a controller act (our own Events and Leases cannot).
 fn relevant(res: &resources::Resource) -> bool {
-    ![&resources::EVENTS, &resources::EVENTS_V1, &resources::LEASES].iter().any(|r| std::ptr::eq(*r, res))
+    // By value: a `const` item may live at a different address at each use.
+    ![&resources::EVENTS, &resources::EVENTS_V1, &resources::LEASES]
+        .iter()
+        .any(|r| r.group == res.group && r.plural == res.plural)
 }
 
 async fn run(
