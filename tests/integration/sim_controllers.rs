@@ -39,6 +39,13 @@ fn events(sim: &Sim, reason: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `kubectl create -f` of a manifest (JSON bodies, as `create -f` sends them).
+fn create(sim: &Sim, file: &str, manifest: &str) {
+    let path = sim.dir().join(file);
+    std::fs::write(&path, manifest).unwrap();
+    sim.kubectl_ok(&["-n", NS, "create", "-f", path.to_str().unwrap()]);
+}
+
 fn rollout_status(sim: &Sim) -> String {
     sim.kubectl_ok(&["-n", NS, "rollout", "status", DEPLOY, "--timeout=60s"])
 }
@@ -149,7 +156,11 @@ fn missing_configmap_blocks_the_container_until_it_exists() {
         pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"],
         "configmap \"sandfly-config\" not found"
     );
-    sim.kubectl_ok(&["-n", NS, "create", "configmap", "sandfly-config", "--from-literal=LOG_LEVEL=debug"]);
+    create(
+        &sim,
+        "cm.json",
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"sandfly-config"},"data":{"LOG_LEVEL":"debug"}}"#,
+    );
     let out = rollout_status(&sim);
     assert!(out.contains("successfully rolled out"), "{out}");
 }
@@ -179,7 +190,8 @@ fn impossible_node_selector_leaves_the_pod_pending() {
 #[test]
 fn service_selecting_nothing_refuses_connections() {
     let sim = Sim::demo();
-    sim.kubectl_ok(&["-n", NS, "create", "service", "clusterip", "orphan", "--tcp=3000:3000"]);
+    let svc = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"orphan"},"spec":{"selector":{"app":"orphan"},"ports":[{"name":"http","port":3000,"targetPort":3000}]}}"#;
+    create(&sim, "svc.json", svc);
     let url = eventually("the orphan service URL", WAIT, || {
         let v = sim.get_json(NS, "service/orphan");
         v["metadata"]["annotations"]["kube-sim.self-heal.dev/url"].as_str().map(str::to_string)
