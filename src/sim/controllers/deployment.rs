@@ -3,6 +3,8 @@
 //! with the next revision, and the status and conditions a real controller writes
 //! (k8s-reference §2.2–§2.3), including ProgressDeadlineExceeded after the scaled deadline.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -17,9 +19,29 @@ const DESIRED: &str = "deployment.kubernetes.io/desired-replicas";
 const MAX: &str = "deployment.kubernetes.io/max-replicas";
 const HASH_LABEL: &str = "pod-template-hash";
 
+/// When each Deployment's Progressing condition last moved, more precisely than the
+/// second-resolution `lastUpdateTime` (so short scaled deadlines are kept).
+#[derive(Default)]
+pub struct Progress(HashMap<String, (String, Instant)>);
+
+impl Progress {
+    /// The instant `last_update` (a condition's lastUpdateTime) was first seen for `uid`.
+    fn since(&mut self, uid: &str, last_update: &str, now: Instant) -> Instant {
+        match self.0.get(uid) {
+            Some((lut, at)) if lut == last_update => *at,
+            _ => {
+                self.0.insert(uid.to_string(), (last_update.to_string(), now));
+                now
+            }
+        }
+    }
+}
+
 /// Runs the deployment controller over every Deployment; returns its next deadline.
-pub fn sync(ctx: &Ctx, now: Instant) -> Option<Instant> {
+pub fn sync(ctx: &Ctx, progress: &mut Progress, now: Instant) -> Option<Instant> {
     let (deps, _) = ctx.store.list(&DEPLOYMENTS, None);
+    let live: std::collections::HashSet<&str> = deps.iter().map(|d| meta(d, "uid")).collect();
+    progress.0.retain(|uid, _| live.contains(uid.as_str()));
     let (all_rs, _) = ctx.store.list(&REPLICASETS, None);
     let mut wake = Wake::default();
     for d in deps.iter().filter(|d| !terminating(d)) {
@@ -28,7 +50,7 @@ pub fn sync(ctx: &Ctx, now: Instant) -> Option<Instant> {
             .filter(|rs| meta(rs, "namespace") == meta(d, "namespace") && controller_uid(rs) == Some(meta(d, "uid")))
             .cloned()
             .collect();
-        wake.at(sync_one(ctx, d, rses, now));
+        wake.at(sync_one(ctx, progress, d, rses, now));
     }
     wake.0
 }
@@ -126,7 +148,7 @@ fn spec_replicas(rs: &Value) -> i64 {
     int(&rs["spec"]["replicas"])
 }
 
-fn sync_one(ctx: &Ctx, d: &Value, mut rses: Vec<Value>, _now: Instant) -> Option<Instant> {
+fn sync_one(ctx: &Ctx, progress: &mut Progress, d: &Value, mut rses: Vec<Value>, now: Instant) -> Option<Instant> {
     let ns = meta(d, "namespace");
     let name = meta(d, "name");
     let desired = d["spec"]["replicas"].as_i64().unwrap_or(1);
@@ -251,7 +273,7 @@ fn sync_one(ctx: &Ctx, d: &Value, mut rses: Vec<Value>, _now: Instant) -> Option
             mark_progress(&mut conds, rs);
         } else if deadline < i64::from(i32::MAX) {
             let limit = ctx.scaled(deadline as f64);
-            match timed_out(&conds, limit) {
+            match timed_out(&conds, limit, |lut| now.duration_since(progress.since(meta(d, "uid"), lut, now))) {
                 Some(Ok(())) => {
                     set_condition(
                         &mut conds,
@@ -262,7 +284,7 @@ fn sync_one(ctx: &Ctx, d: &Value, mut rses: Vec<Value>, _now: Instant) -> Option
                         true,
                     );
                 }
-                Some(Err(left)) => wake = Some(Instant::now() + left + std::time::Duration::from_millis(5)),
+                Some(Err(left)) => wake = Some(now + left + std::time::Duration::from_millis(5)),
                 None => {}
             }
         }
@@ -485,14 +507,17 @@ fn mark_progress(conds: &mut Vec<Value>, rs: &str) {
 }
 
 /// Ok when the Progressing condition is past the deadline, Err(time left) while it runs.
-fn timed_out(conds: &[Value], limit: std::time::Duration) -> Option<Result<(), std::time::Duration>> {
+fn timed_out(
+    conds: &[Value],
+    limit: std::time::Duration,
+    elapsed_since: impl FnOnce(&str) -> std::time::Duration,
+) -> Option<Result<(), std::time::Duration>> {
     let c = conds.iter().find(|c| c["type"] == "Progressing")?;
     match c["reason"].as_str()? {
         "NewReplicaSetAvailable" => None,
         "ProgressDeadlineExceeded" => None,
         _ => {
-            let from = super::parse_time(c["lastUpdateTime"].as_str()?)?;
-            let elapsed = jiff::Timestamp::now().duration_since(from).as_secs_f64().max(0.0);
+            let elapsed = elapsed_since(c["lastUpdateTime"].as_str()?).as_secs_f64();
             let limit_s = limit.as_secs_f64();
             if elapsed >= limit_s {
                 Some(Ok(()))

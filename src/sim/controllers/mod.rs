@@ -85,6 +85,7 @@ pub fn scaled(scale: f64, secs: f64) -> Duration {
 /// The state that lives across passes.
 struct World {
     ctx: Ctx,
+    progress: deployment::Progress,
     kubelet: kubelet::Kubelet,
     proxies: netproxy::Proxies,
 }
@@ -95,7 +96,7 @@ impl World {
         let now = Instant::now();
         let mut wake = Wake::default();
         gc::sync(&self.ctx);
-        wake.at(deployment::sync(&self.ctx, now));
+        wake.at(deployment::sync(&self.ctx, &mut self.progress, now));
         replicaset::sync(&self.ctx);
         scheduler::sync(&self.ctx);
         wake.at(self.kubelet.sync(&self.ctx, now));
@@ -135,6 +136,7 @@ async fn run(
     let recorder = recorder::Recorder::new(store.clone());
     let mut world = World {
         ctx: Ctx { store, cfg, recorder },
+        progress: deployment::Progress::default(),
         kubelet: kubelet::Kubelet::default(),
         proxies: netproxy::Proxies::default(),
     };
@@ -236,11 +238,6 @@ pub fn selector_matches(selector: &Value, labels: &Value) -> bool {
 /// An integer field, 0 when absent.
 pub fn int(v: &Value) -> i64 {
     v.as_i64().unwrap_or_default()
-}
-
-/// Parses a Kubernetes timestamp.
-pub fn parse_time(s: &str) -> Option<jiff::Timestamp> {
-    s.parse().ok()
 }
 
 /// Sets or updates a condition in `conds` as the controllers do: `lastTransitionTime` moves only

@@ -357,3 +357,44 @@ async fn deleted_pod_is_replaced_and_oom_is_reported() {
     assert_eq!(pod["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"], 137);
     ctrl.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_deployment_waits_and_rollback_records_revision_history() {
+    let (store, ctrl) = cluster(json!([])).await;
+    eventually("rollout", || rolled_out(&deploy(&store)).then_some(())).await;
+    let first = deploy(&store)["spec"]["template"].clone();
+    store
+        .mutate(&DEPLOYMENTS, NS, APP, false, |d| {
+            d["spec"]["paused"] = json!(true);
+            d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("sim/mcp-server:2");
+            Ok(())
+        })
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(store.list(&REPLICASETS, Some(NS)).0.len(), 1, "a paused Deployment does not roll out");
+    store
+        .mutate(&DEPLOYMENTS, NS, APP, false, |d| {
+            d["spec"]["paused"] = json!(false);
+            Ok(())
+        })
+        .unwrap();
+    eventually("rollout of revision 2", || {
+        let d = deploy(&store);
+        (rolled_out(&d) && d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2").then_some(())
+    })
+    .await;
+    patch_template(&store, |t| *t = first);
+    eventually("rollback to revision 3", || {
+        let d = deploy(&store);
+        (rolled_out(&d) && d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3").then_some(())
+    })
+    .await;
+    let rses = store.list(&REPLICASETS, Some(NS)).0;
+    let reused = rses
+        .iter()
+        .find(|rs| rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3")
+        .expect("the first ReplicaSet, reactivated");
+    assert_eq!(reused["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"], "1");
+    assert_eq!(reused["spec"]["replicas"], 2);
+    ctrl.shutdown().await;
+}
