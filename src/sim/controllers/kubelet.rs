@@ -15,6 +15,11 @@
 //! - `SIM_READY_DELAY=<humantime>`: Running at once, Ready only after that (unscaled) delay.
 //! - `SIM_NOT_READY=1`: Running, never Ready; `/health` answers 503 and the kubelet reports
 //!   `Unhealthy` readiness probe failures.
+//! - `SIM_MCP_DOWN=1`: Ready and `/health` 200, but `/mcp` answers 503 (a dead MCP process
+//!   behind a live health endpoint).
+//! - `SIM_HANG=1`: Ready, but `/mcp` never answers (a hung process: callers time out).
+//!
+//! `SIM_MCP_DOWN` and `SIM_HANG` also take `until-restart`, with the meaning above.
 //!
 //! A pod with a `deletionTimestamp` has its servers stopped, containers terminated, an Event
 //! `Killing` per container, and is removed from the store a short (scaled) time later.
@@ -26,7 +31,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::podserver::PodServer;
+use super::podserver::{Behaviour, PodServer};
 use super::recorder::{self, Type};
 use super::{Ctx, Wake, meta, terminating};
 use crate::sim::resources::{CONFIGMAPS, PODS, SECRETS};
@@ -48,6 +53,10 @@ pub struct Faults {
     pub ready_delay: Option<Duration>,
     /// Never become Ready.
     pub not_ready: bool,
+    /// `/mcp` answers 503 while `/health` is fine.
+    pub mcp_down: bool,
+    /// `/mcp` never answers.
+    pub hang: bool,
 }
 
 impl Faults {
@@ -63,6 +72,8 @@ impl Faults {
                 "SIM_CRASH" => f.crash = on || (v == "until-restart" && !restarted),
                 "SIM_OOM" => f.oom = on,
                 "SIM_NOT_READY" => f.not_ready = on,
+                "SIM_MCP_DOWN" => f.mcp_down = on || (v == "until-restart" && !restarted),
+                "SIM_HANG" => f.hang = on || (v == "until-restart" && !restarted),
                 "SIM_READY_DELAY" => f.ready_delay = humantime::parse_duration(v).ok(),
                 _ => {}
             }
@@ -492,7 +503,8 @@ fn start(ctx: &Ctx, pod: &Value, spec: &Value, c: &mut Container, ip: Ipv4Addr, 
         }
         crash_at = Some(now + ctx.scaled(2.0));
     } else {
-        match PodServer::start(ip, &ports, &app, !faults.not_ready) {
+        let behaviour = Behaviour { unhealthy: faults.not_ready, mcp_down: faults.mcp_down, hang: faults.hang };
+        match PodServer::start(ip, &ports, &app, behaviour) {
             Ok(s) => c.server = Some(s),
             Err(e) => log(ctx, pod, &c.name, "ERROR", &format!("failed to listen on {ip}: {e}")),
         }

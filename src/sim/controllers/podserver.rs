@@ -23,20 +23,43 @@ pub struct PodServer {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// How the simulated process behaves, from the container's `SIM_*` faults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Behaviour {
+    /// `/health` answers 503 (a container that never becomes Ready).
+    pub unhealthy: bool,
+    /// `/health` answers 200 but `/mcp` and `/call-tool` answer 503: the MCP process is dead.
+    pub mcp_down: bool,
+    /// `/mcp` and `/call-tool` accept the request and never answer (a hung process).
+    pub hang: bool,
+}
+
 struct App {
     name: String,
-    healthy: bool,
+    behaviour: Behaviour,
     sessions: Mutex<HashSet<String>>,
 }
 
+impl App {
+    /// The answer of a broken MCP process, if it is broken.
+    async fn broken(&self) -> Option<Response> {
+        if self.behaviour.hang {
+            std::future::pending::<()>().await;
+        }
+        self.behaviour.mcp_down.then(|| {
+            let body = json!({"error": "upstream MCP process not running"});
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+        })
+    }
+}
+
 impl PodServer {
-    /// Binds `ip:port` for every port and serves the simulated container there. `healthy`
-    /// false makes `/health` answer 503 (a container that never becomes Ready).
+    /// Binds `ip:port` for every port and serves the simulated container `name` there.
     ///
     /// # Errors
     /// When a port cannot be bound.
-    pub fn start(ip: Ipv4Addr, ports: &[u16], name: &str, healthy: bool) -> std::io::Result<PodServer> {
-        let app = Arc::new(App { name: name.to_string(), healthy, sessions: Mutex::new(HashSet::new()) });
+    pub fn start(ip: Ipv4Addr, ports: &[u16], name: &str, behaviour: Behaviour) -> std::io::Result<PodServer> {
+        let app = Arc::new(App { name: name.to_string(), behaviour, sessions: Mutex::new(HashSet::new()) });
         let mut listeners = Vec::new();
         for &port in ports {
             let sock = tokio::net::TcpSocket::new_v4()?;
@@ -98,7 +121,7 @@ fn router(app: Arc<App>) -> Router {
 }
 
 async fn health(State(app): State<Arc<App>>) -> Response {
-    if app.healthy {
+    if !app.behaviour.unhealthy {
         (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "unavailable"}))).into_response()
@@ -117,6 +140,9 @@ async fn mcp_delete(State(app): State<Arc<App>>, headers: HeaderMap) -> StatusCo
 }
 
 async fn mcp(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(resp) = app.broken().await {
+        return resp;
+    }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !(accept.contains("application/json") && accept.contains("text/event-stream")) {
         let body = rpc_error(
@@ -177,7 +203,10 @@ async fn mcp(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Re
     (StatusCode::OK, axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": result}))).into_response()
 }
 
-async fn call_tool(body: Bytes) -> Response {
+async fn call_tool(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    if let Some(resp) = app.broken().await {
+        return resp;
+    }
     let msg: Value = serde_json::from_slice(&body).unwrap_or_default();
     match call(&msg["tool_name"], &msg["arguments"]) {
         Some(text) => {
@@ -254,7 +283,7 @@ mod tests {
         let probe = std::net::TcpListener::bind((ip, 0)).unwrap();
         let port = probe.local_addr().unwrap().port();
         drop(probe);
-        let mut srv = PodServer::start(ip, &[port], "sandfly-mcp-server", true).unwrap();
+        let mut srv = PodServer::start(ip, &[port], "sandfly-mcp-server", Behaviour::default()).unwrap();
         let base = format!("http://{ip}:{port}");
         let health = reqwest::get(format!("{base}/health")).await.unwrap();
         assert_eq!(health.status(), 200);
@@ -302,7 +331,7 @@ mod tests {
         let probe = std::net::TcpListener::bind((ip, 0)).unwrap();
         let port = probe.local_addr().unwrap().port();
         drop(probe);
-        let _srv = PodServer::start(ip, &[port], "sandfly-mcp-server", true).unwrap();
+        let _srv = PodServer::start(ip, &[port], "sandfly-mcp-server", Behaviour::default()).unwrap();
         let transport = StreamableHttpClientTransport::from_uri(format!("http://{ip}:{port}/mcp"));
         let client = ().serve(transport).await.expect("initialize");
         let info = client.peer_info().expect("server info");
@@ -317,5 +346,20 @@ mod tests {
         let text = serde_json::to_value(&res.content).unwrap()[0]["text"].as_str().unwrap().to_string();
         assert!(text.contains("web-01.example.internal"), "{text}");
         let _ = client.cancel().await;
+    }
+
+    #[tokio::test]
+    async fn a_dead_mcp_process_still_passes_health() {
+        let ip = Ipv4Addr::new(127, 1, 250, 11);
+        let probe = std::net::TcpListener::bind((ip, 0)).unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let b = Behaviour { mcp_down: true, ..Behaviour::default() };
+        let _srv = PodServer::start(ip, &[port], "x", b).unwrap();
+        let base = format!("http://{ip}:{port}");
+        assert_eq!(reqwest::get(format!("{base}/health")).await.unwrap().status(), 200);
+        let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}});
+        let r = post(&format!("{base}/mcp"), "application/json, text/event-stream", None, init).await;
+        assert_eq!(r.status(), 503);
     }
 }
