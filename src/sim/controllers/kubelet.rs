@@ -164,22 +164,27 @@ pub fn missing_config(pod: &Value, c: &Value, lookup: &dyn Fn(bool, &str) -> Opt
     None
 }
 
-/// Hands out pod IPs 127.1.x.y, none twice while its pod lives.
+/// Hands out pod IPs 127.1.x.y, none twice while its pod lives. They are drawn at random and
+/// checked free, because several kube-sims (parallel tests) share the machine's loopback.
 #[derive(Default)]
 struct Ips {
-    next: u32,
     used: HashSet<Ipv4Addr>,
 }
 
 impl Ips {
-    fn take(&mut self) -> Ipv4Addr {
-        loop {
-            self.next = (self.next + 1) % (256 * 254);
-            let ip = Ipv4Addr::new(127, 1, (self.next / 254) as u8, (self.next % 254 + 1) as u8);
-            if ip != Ipv4Addr::new(127, 1, 0, 1) && self.used.insert(ip) {
-                return ip;
+    fn take(&mut self, ports: &[u16]) -> Ipv4Addr {
+        let mut ip = Ipv4Addr::new(127, 1, 0, 2);
+        for _ in 0..256 {
+            ip = Ipv4Addr::new(127, 1, fastrand::u8(..), fastrand::u8(2..255));
+            if self.used.contains(&ip) {
+                continue;
+            }
+            if ports.iter().all(|p| std::net::TcpListener::bind((ip, *p)).is_ok()) {
+                break;
             }
         }
+        self.used.insert(ip);
+        ip
     }
 }
 
@@ -215,6 +220,8 @@ struct Container {
     id: String,
     started_at: String,
     ready: bool,
+    /// Why the process exits, when it is not a configured fault (e.g. it could not listen).
+    crash_note: Option<String>,
 }
 
 struct PodRt {
@@ -233,6 +240,16 @@ pub struct Kubelet {
 
 fn hex(n: usize) -> String {
     (0..n).map(|_| format!("{:x}", fastrand::u8(..16))).collect()
+}
+
+fn container_ports(c: &Value) -> Vec<u16> {
+    c["ports"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p["containerPort"].as_u64().and_then(|n| u16::try_from(n).ok()))
+        .collect()
 }
 
 fn field_path(c: &str) -> String {
@@ -293,7 +310,14 @@ impl Kubelet {
                 let _ = ctx.store.delete(&PODS, meta(pod, "namespace"), meta(pod, "name"), false);
                 return None;
             }
-            let ip = self.ips.take();
+            let ports: Vec<u16> = pod["spec"]["containers"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .flat_map(container_ports)
+                .collect();
+            let ip = self.ips.take(&ports);
             let containers = pod["spec"]["containers"]
                 .as_array()
                 .map(Vec::as_slice)
@@ -313,6 +337,7 @@ impl Kubelet {
                     id: String::new(),
                     started_at: String::new(),
                     ready: false,
+                    crash_note: None,
                 })
                 .collect();
             self.pods.insert(uid.clone(), PodRt { ip, start_time: ts_now(), containers, delete_at: None });
@@ -487,14 +512,9 @@ fn start(ctx: &Ctx, pod: &Value, spec: &Value, c: &mut Container, ip: Ipv4Addr, 
     event(ctx, pod, &c.name, Type::Normal, "Started", "Container started");
     log(ctx, pod, &c.name, "INFO", &format!("starting {app} v1.4.2"));
     log(ctx, pod, &c.name, "INFO", "loading configuration from environment");
-    let ports: Vec<u16> = spec["ports"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|p| p["containerPort"].as_u64().and_then(|n| u16::try_from(n).ok()))
-        .collect();
+    let ports = container_ports(spec);
     let mut crash_at = None;
+    c.crash_note = None;
     if faults.crash || faults.oom {
         if faults.oom {
             log(ctx, pod, &c.name, "INFO", "loading host inventory cache into memory");
@@ -506,7 +526,11 @@ fn start(ctx: &Ctx, pod: &Value, spec: &Value, c: &mut Container, ip: Ipv4Addr, 
         let behaviour = Behaviour { unhealthy: faults.not_ready, mcp_down: faults.mcp_down, hang: faults.hang };
         match PodServer::start(ip, &ports, &app, behaviour) {
             Ok(s) => c.server = Some(s),
-            Err(e) => log(ctx, pod, &c.name, "ERROR", &format!("failed to listen on {ip}: {e}")),
+            Err(e) => {
+                // A process that cannot listen exits, as a real one would.
+                c.crash_note = Some(format!("Error: listen {ip}: {e}"));
+                crash_at = Some(now + ctx.scaled(1.0));
+            }
         }
         for p in &ports {
             log(ctx, pod, &c.name, "INFO", &format!("listening on {ip}:{p}"));
@@ -539,7 +563,10 @@ fn crash(ctx: &Ctx, pod: &Value, c: &mut Container, now: Instant) {
         .cloned()
         .unwrap_or_default();
     let oom = Faults::from_container(&spec, restarted).oom;
-    let (code, reason) = if oom {
+    let (code, reason) = if let Some(note) = c.crash_note.take() {
+        log(ctx, pod, &c.name, "ERROR", &note);
+        (1, "Error")
+    } else if oom {
         log(ctx, pod, &c.name, "ERROR", "fatal error: runtime: out of memory");
         (137, "OOMKilled")
     } else {
@@ -562,6 +589,24 @@ fn crash(ctx: &Ctx, pod: &Value, c: &mut Container, now: Instant) {
     c.state = State::CrashBackOff(msg);
     c.next = Some(now + ctx.scaled(c.crash_backoff as f64));
     c.crash_backoff = (c.crash_backoff * 2).min(300);
+}
+
+/// A stable, realistic digest reference for an image (`docker.io/sim/mcp-server@sha256:<64 hex>`).
+fn image_id(image: &str) -> String {
+    let repo = match image.rsplit_once(':') {
+        Some((r, tag)) if !tag.contains('/') => r,
+        _ => image,
+    };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut digest = String::new();
+    for round in 0..4u8 {
+        for b in image.bytes().chain([round]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        digest.push_str(&format!("{h:016x}"));
+    }
+    format!("{repo}@sha256:{digest}")
 }
 
 fn container_status(c: &Container) -> Value {
@@ -590,7 +635,7 @@ fn container_status(c: &Container) -> Value {
         "ready": c.ready && running,
         "restartCount": c.restarts,
         "image": image,
-        "imageID": if c.pulled { format!("{}@sha256:{}", image.split(':').next().unwrap_or_default(), "5f2a9c") } else { String::new() },
+        "imageID": if c.pulled { image_id(&image) } else { String::new() },
         "started": running,
     });
     if !c.id.is_empty() {
@@ -680,6 +725,10 @@ mod tests {
         assert_eq!(full_image("ghcr.io/a/b"), "ghcr.io/a/b:latest");
         assert!(pullable("sim/mcp-server:1.0"));
         assert!(!pullable("invalid-image:latest"));
+        let id = image_id("docker.io/sim/mcp-server:1.0");
+        let digest = id.strip_prefix("docker.io/sim/mcp-server@sha256:").unwrap();
+        assert_eq!(digest.len(), 64);
+        assert_eq!(id, image_id("docker.io/sim/mcp-server:1.0"));
     }
 
     #[test]
@@ -699,8 +748,8 @@ mod tests {
     #[test]
     fn pod_ips_are_distinct_loopback_addresses() {
         let mut ips = Ips::default();
-        let a = ips.take();
-        let b = ips.take();
+        let a = ips.take(&[3000]);
+        let b = ips.take(&[3000]);
         assert_ne!(a, b);
         assert!(a.is_loopback() && a.octets()[1] == 1);
     }
