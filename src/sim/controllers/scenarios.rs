@@ -398,3 +398,68 @@ async fn paused_deployment_waits_and_rollback_records_revision_history() {
     assert_eq!(reused["spec"]["replicas"], 2);
     ctrl.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_pods_are_not_endpoints_and_ready_delay_is_literal() {
+    let (store, ctrl) = cluster(json!([{"name": "SIM_NOT_READY", "value": "1"}])).await;
+    eventually("unhealthy events", || (!events(&store, "Unhealthy").is_empty()).then_some(())).await;
+    assert_eq!(events(&store, "Unhealthy")[0], "Readiness probe failed: HTTP probe failed with statuscode: 503");
+    let ps = pods(&store);
+    assert!(
+        ps.iter().all(|p| p["status"]["phase"] == "Running" && p["status"]["containerStatuses"][0]["ready"] == false)
+    );
+    let ep = store.get(&crate::sim::resources::ENDPOINTS, NS, APP).unwrap();
+    assert_eq!(ep["subsets"][0]["notReadyAddresses"].as_array().map(Vec::len), Some(2));
+    assert!(ep["subsets"][0].get("addresses").is_none());
+    assert!(refused(&url(&store)).await, "no ready endpoints");
+
+    patch_template(&store, |t| {
+        t["spec"]["containers"][0]["env"] = json!([{"name": "SIM_READY_DELAY", "value": "700ms"}])
+    });
+    let started = tokio::time::Instant::now();
+    let running = eventually("a new pod running", || {
+        pods(&store).into_iter().find(|p| {
+            p["status"]["containerStatuses"][0]["started"] == true
+                && p["spec"]["containers"][0]["env"][0]["name"] == "SIM_READY_DELAY"
+        })
+    })
+    .await;
+    assert_eq!(running["status"]["containerStatuses"][0]["ready"], false, "not ready before the delay");
+    eventually("rollout", || rolled_out(&deploy(&store)).then_some(())).await;
+    assert!(started.elapsed() >= Duration::from_millis(600), "the delay is not scaled");
+    ctrl.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revision_history_limit_prunes_old_replicasets_and_gc_follows_deletes() {
+    let (store, ctrl) = cluster(json!([])).await;
+    store
+        .mutate(&DEPLOYMENTS, NS, APP, false, |d| {
+            d["spec"]["revisionHistoryLimit"] = json!(1);
+            Ok(())
+        })
+        .unwrap();
+    for tag in ["2", "3", "4"] {
+        patch_template(&store, |t| t["spec"]["containers"][0]["image"] = json!(format!("sim/mcp-server:{tag}")));
+        eventually("rollout", || {
+            let d = deploy(&store);
+            (rolled_out(&d) && pods(&store).len() == 2).then_some(())
+        })
+        .await;
+    }
+    eventually("old ReplicaSets pruned", || (store.list(&REPLICASETS, Some(NS)).0.len() == 2).then_some(())).await;
+
+    store.delete(&DEPLOYMENTS, NS, APP, false).unwrap();
+    store.delete(&SERVICES, NS, APP, false).unwrap();
+    eventually("ReplicaSets and pods collected", || {
+        (store.list(&REPLICASETS, Some(NS)).0.is_empty() && pods(&store).is_empty()).then_some(())
+    })
+    .await;
+    eventually("endpoints collected", || {
+        let eps = store.list(&crate::sim::resources::ENDPOINTS, Some(NS)).0;
+        let slices = store.list(&crate::sim::resources::ENDPOINTSLICES, Some(NS)).0;
+        (eps.is_empty() && slices.is_empty()).then_some(())
+    })
+    .await;
+    ctrl.shutdown().await;
+}
