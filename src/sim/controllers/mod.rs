@@ -15,6 +15,7 @@ pub mod netproxy;
 pub mod podserver;
 pub mod recorder;
 pub mod replicaset;
+pub mod runtime;
 #[cfg(test)]
 mod scenarios;
 pub mod scheduler;
