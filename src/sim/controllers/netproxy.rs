@@ -133,8 +133,13 @@ impl Proxies {
                 continue;
             }
             let uid = meta(svc, "uid").to_string();
-            if !self.svcs.contains_key(&uid) {
-                let ports = open(ctx, svc);
+            let names = port_names(svc);
+            let changed =
+                self.svcs.get(&uid).is_some_and(|ps| ps.iter().map(|p| p.name.clone()).collect::<Vec<_>>() != names);
+            if changed || !self.svcs.contains_key(&uid) {
+                // New Service, or ports added, removed or renamed: ports that stay keep their proxy.
+                let old = self.svcs.remove(&uid).unwrap_or_default();
+                let ports = open(ctx, svc, old);
                 self.svcs.insert(uid.clone(), ports);
             }
             let eps = ctx.store.get(&ENDPOINTS, meta(svc, "namespace"), meta(svc, "name")).unwrap_or_default();
@@ -142,7 +147,7 @@ impl Proxies {
                 let list = backends_of(&eps, p.name.as_deref());
                 let empty = list.is_empty();
                 *p.backends.lock().unwrap_or_else(|e| e.into_inner()) = list;
-                if empty {
+                if empty || p.port == 0 {
                     p.close();
                 } else if p.accept.is_none() {
                     match p.reserved.take().map_or_else(|| listen(p.port), Ok) {
@@ -159,17 +164,38 @@ impl Proxies {
     }
 }
 
-/// Reserves a port per Service port (reusing one a URL annotation names) and writes the URLs.
-fn open(ctx: &Ctx, svc: &Value) -> Vec<PortProxy> {
+fn port_name(p: &Value) -> Option<String> {
+    p["name"].as_str().filter(|n| !n.is_empty()).map(str::to_string)
+}
+
+fn port_names(svc: &Value) -> Vec<Option<String>> {
+    svc["spec"]["ports"].as_array().map(Vec::as_slice).unwrap_or_default().iter().map(port_name).collect()
+}
+
+/// Reserves a port per Service port (keeping the proxies in `old` whose port name stays, else
+/// reusing a port a URL annotation names) and writes the URLs.
+fn open(ctx: &Ctx, svc: &Value, mut old: Vec<PortProxy>) -> Vec<PortProxy> {
     let ann = &svc["metadata"]["annotations"];
     let mut out = Vec::new();
     let mut urls: Vec<(String, String)> = Vec::new();
     for (i, sp) in svc["spec"]["ports"].as_array().map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
-        let name = sp["name"].as_str().filter(|n| !n.is_empty()).map(str::to_string);
+        let name = port_name(sp);
         let key = match &name {
             Some(n) => format!("{URL_ANNOTATION}-{n}"),
             None => URL_ANNOTATION.to_string(),
         };
+        if let Some(pos) = old.iter().position(|p| p.name == name && p.port != 0) {
+            let kept = old.remove(pos);
+            let url = format!("http://127.0.0.1:{}", kept.port);
+            if i == 0 {
+                urls.push((URL_ANNOTATION.to_string(), url.clone()));
+            }
+            if name.is_some() {
+                urls.push((key, url));
+            }
+            out.push(kept);
+            continue;
+        }
         let wanted = ann[&key]
             .as_str()
             .or(if i == 0 { ann[URL_ANNOTATION].as_str() } else { None })
@@ -177,13 +203,16 @@ fn open(ctx: &Ctx, svc: &Value) -> Vec<PortProxy> {
             .and_then(|u| u.port())
             .unwrap_or(0);
         let bound = listen(wanted).or_else(|_| listen(0));
-        let Ok(listener) = bound else { continue };
-        let Ok(port) = listener.local_addr().map(|a| a.port()) else { continue };
+        // Port 0 marks a port that could not be bound at all; it stays closed.
+        let port = bound.as_ref().ok().and_then(|l| l.local_addr().ok()).map_or(0, |a| a.port());
+        let listener = bound.ok().filter(|_| port != 0);
         let url = format!("http://127.0.0.1:{port}");
-        if i == 0 {
+        if port == 0 {
+            tracing::warn!("failed to bind a proxy port for service {}", meta(svc, "name"));
+        } else if i == 0 {
             urls.push((URL_ANNOTATION.to_string(), url.clone()));
         }
-        if name.is_some() {
+        if name.is_some() && port != 0 {
             urls.push((key, url));
         }
         out.push(PortProxy {
@@ -192,9 +221,10 @@ fn open(ctx: &Ctx, svc: &Value) -> Vec<PortProxy> {
             backends: Arc::new(Mutex::new(Vec::new())),
             rr: Arc::new(AtomicUsize::new(0)),
             accept: None,
-            reserved: Some(listener),
+            reserved: listener,
         });
     }
+    old.iter_mut().for_each(PortProxy::close);
     if !urls.is_empty() {
         let _ = ctx.store.mutate(&SERVICES, meta(svc, "namespace"), meta(svc, "name"), false, |s| {
             for (k, v) in urls {

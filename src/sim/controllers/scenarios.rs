@@ -463,3 +463,33 @@ async fn revision_history_limit_prunes_old_replicasets_and_gc_follows_deletes() 
     .await;
     ctrl.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_port_changes_keep_the_url_and_add_named_urls() {
+    let (store, ctrl) = cluster(json!([])).await;
+    eventually("rollout", || rolled_out(&deploy(&store)).then_some(())).await;
+    let first = url(&store);
+    eventually_async("service answers", || async { health(&first).await == Some(200) }).await;
+    store
+        .mutate(&SERVICES, NS, APP, false, |s| {
+            s["spec"]["ports"] = json!([
+                {"name": "http", "port": 3000, "targetPort": 3000, "protocol": "TCP"},
+                {"name": "alt", "port": 8080, "targetPort": "http", "protocol": "TCP"},
+            ]);
+            Ok(())
+        })
+        .unwrap();
+    let alt = eventually("a URL for the new port", || {
+        store.get(&SERVICES, NS, APP).unwrap()["metadata"]["annotations"]["kube-sim.self-heal.dev/url-alt"]
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    assert_eq!(url(&store), first, "the first URL stays");
+    eventually_async("both ports answer", || {
+        let (a, b) = (first.clone(), alt.clone());
+        async move { health(&a).await == Some(200) && health(&b).await == Some(200) }
+    })
+    .await;
+    ctrl.shutdown().await;
+}
