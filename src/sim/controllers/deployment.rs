@@ -176,6 +176,7 @@ fn sync_one(ctx: &Ctx, progress: &mut Progress, d: &Value, mut rses: Vec<Value>,
                     ann[REVISION_HISTORY] = json!(history);
                 }
                 ann[REVISION] = json!(next_rev.to_string());
+                copy_annotations(d, ann);
                 Ok(())
             });
             if let Ok(rs) = res {
@@ -317,7 +318,7 @@ fn create_rs(ctx: &Ctx, d: &Value, rev: i64, desired: i64, surge: i64) -> Option
     tmpl["metadata"]["labels"][HASH_LABEL] = json!(hash);
     let mut selector = d["spec"]["selector"].clone();
     selector["matchLabels"][HASH_LABEL] = json!(hash);
-    let rs = json!({
+    let mut rs = json!({
         "metadata": {
             "name": rs_name,
             "namespace": ns,
@@ -337,6 +338,7 @@ fn create_rs(ctx: &Ctx, d: &Value, rev: i64, desired: i64, surge: i64) -> Option
         },
         "status": {"replicas": 0},
     });
+    copy_annotations(d, &mut rs["metadata"]["annotations"]);
     match ctx.store.create(&REPLICASETS, ns, rs, false) {
         Ok(rs) => Some(rs),
         Err(e) => {
@@ -350,6 +352,18 @@ fn create_rs(ctx: &Ctx, d: &Value, rev: i64, desired: i64, surge: i64) -> Option
                 });
             }
             None
+        }
+    }
+}
+
+/// Copies the Deployment's own annotations (e.g. `kubernetes.io/change-cause`, which
+/// `rollout history` shows) onto its new ReplicaSet, as kube-controller-manager does.
+fn copy_annotations(d: &Value, to: &mut Value) {
+    const SKIP: [&str; 5] =
+        ["kubectl.kubernetes.io/last-applied-configuration", REVISION, REVISION_HISTORY, DESIRED, MAX];
+    if let Some(anns) = d["metadata"]["annotations"].as_object() {
+        for (k, v) in anns.iter().filter(|(k, _)| !SKIP.contains(&k.as_str())) {
+            to[k] = v.clone();
         }
     }
 }

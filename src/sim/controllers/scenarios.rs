@@ -375,6 +375,7 @@ async fn paused_deployment_waits_and_rollback_records_revision_history() {
     store
         .mutate(&DEPLOYMENTS, NS, APP, false, |d| {
             d["spec"]["paused"] = json!(false);
+            d["metadata"]["annotations"]["kubernetes.io/change-cause"] = json!("image 2");
             Ok(())
         })
         .unwrap();
@@ -383,6 +384,13 @@ async fn paused_deployment_waits_and_rollback_records_revision_history() {
         (rolled_out(&d) && d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2").then_some(())
     })
     .await;
+    let second = store
+        .list(&REPLICASETS, Some(NS))
+        .0
+        .into_iter()
+        .find(|rs| rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2")
+        .unwrap();
+    assert_eq!(second["metadata"]["annotations"]["kubernetes.io/change-cause"], "image 2");
     patch_template(&store, |t| *t = first);
     eventually("rollback to revision 3", || {
         let d = deploy(&store);
