@@ -3,6 +3,8 @@
 
 mod checks;
 mod evidence;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod logs;
 mod workload;
 
@@ -18,7 +20,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 
 pub use checks::{RolloutState, check_all, rollout_state};
 pub use evidence::{event_time, is_pod_ready, ready_pod_count};
-pub use workload::Workload;
+pub use workload::{Workload, revision as workload_revision};
 
 use crate::events::Finding;
 use crate::resolve::{Target, WorkloadKind, selector_string};
