@@ -15,8 +15,9 @@
 //! 6. `PodsMissing` → wait for the ReplicaSet to recreate them.
 //! 7. `CrashLoopBackOff` → restart.
 //! 8. `ProgressDeadlineExceeded` → manual (`rollout undo`; rollback when allowed).
-//! 9. `NotReady` → restart.
-//! 10. `RolloutInProgress` → wait for it; never restart a rollout.
+//! 9. `RolloutInProgress` of a real rollout (spec not observed, pods not updated, old pods
+//!    left) → wait for it; never restart a rollout, even while its new pods are not ready.
+//! 10. `NotReady` → restart; then `RolloutInProgress` that only waits for availability → wait.
 //! 11. `PortMismatch` (critical: a named targetPort no container has) → manual.
 //! 12. `NoEndpoints` → wait when pods are still starting, else manual.
 //! 13. `Unreachable` (added by the caller after a failed probe) → restart when pods are ready.
@@ -299,10 +300,16 @@ pub fn decide(diagnosis: &Diagnosis, policy: &Policy) -> Decision {
         );
         return rollback_or_manual(f, s, policy, &ns, &wl, rec);
     }
+    // A real rollout (new spec, new ReplicaSet, old pods leaving) is waited for even when its
+    // new pods are not ready yet; the wait stage fails fast if they crash.
+    let rollout = has(diagnosis, FindingCode::RolloutInProgress);
+    if rollout.is_some_and(|f| f.evidence["stage"] != "availability") {
+        return Decision::WaitForRollout;
+    }
     if let Some(f) = has(diagnosis, FindingCode::NotReady) {
         return restart_or_manual(s, f, &ns);
     }
-    if has(diagnosis, FindingCode::RolloutInProgress).is_some() {
+    if rollout.is_some() {
         return Decision::WaitForRollout;
     }
     if let Some(f) = has(diagnosis, FindingCode::PortMismatch).filter(|f| f.severity == Severity::Critical) {

@@ -610,10 +610,40 @@ pub fn check_progress_deadline(s: &Snapshot) -> Option<Finding> {
 pub enum RolloutState {
     /// Done.
     Complete,
-    /// Still going; kubectl's sentence.
-    InProgress(String),
+    /// Still going.
+    InProgress {
+        /// Which of kubectl's conditions is not met yet.
+        stage: RolloutStage,
+        /// kubectl's sentence.
+        message: String,
+    },
     /// ProgressDeadlineExceeded; kubectl's sentence.
     Failed(String),
+}
+
+/// Which step of kubectl's rule a rollout waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RolloutStage {
+    /// observedGeneration < generation.
+    Observe,
+    /// updated < desired.
+    Update,
+    /// Old replicas still running.
+    OldReplicas,
+    /// available < updated: only waiting for pods to become available.
+    Availability,
+}
+
+impl RolloutStage {
+    /// Snake-case name for evidence.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutStage::Observe => "observe",
+            RolloutStage::Update => "update",
+            RolloutStage::OldReplicas => "old_replicas",
+            RolloutStage::Availability => "availability",
+        }
+    }
 }
 
 /// kubectl's rollout-status rule, in order: observedGeneration ≥ generation; fail on
@@ -622,7 +652,10 @@ pub fn rollout_state(d: &Deployment) -> RolloutState {
     let name = d.metadata.name.as_deref().unwrap_or_default();
     let st = d.status.clone().unwrap_or_default();
     if d.metadata.generation.unwrap_or(0) > st.observed_generation.unwrap_or(0) {
-        return RolloutState::InProgress("Waiting for deployment spec update to be observed...".into());
+        return RolloutState::InProgress {
+            stage: RolloutStage::Observe,
+            message: "Waiting for deployment spec update to be observed...".into(),
+        };
     }
     let deadline = st
         .conditions
@@ -637,18 +670,22 @@ pub fn rollout_state(d: &Deployment) -> RolloutState {
         (st.replicas.unwrap_or(0), st.updated_replicas.unwrap_or(0), st.available_replicas.unwrap_or(0));
     let wait = format!("Waiting for deployment \"{name}\" rollout to finish:");
     if updated < desired {
-        return RolloutState::InProgress(format!(
-            "{wait} {updated} out of {desired} new replicas have been updated..."
-        ));
+        return RolloutState::InProgress {
+            stage: RolloutStage::Update,
+            message: format!("{wait} {updated} out of {desired} new replicas have been updated..."),
+        };
     }
     if replicas > updated {
-        return RolloutState::InProgress(format!(
-            "{wait} {} old replicas are pending termination...",
-            replicas - updated
-        ));
+        return RolloutState::InProgress {
+            stage: RolloutStage::OldReplicas,
+            message: format!("{wait} {} old replicas are pending termination...", replicas - updated),
+        };
     }
     if available < updated {
-        return RolloutState::InProgress(format!("{wait} {available} of {updated} updated replicas are available..."));
+        return RolloutState::InProgress {
+            stage: RolloutStage::Availability,
+            message: format!("{wait} {available} of {updated} updated replicas are available..."),
+        };
     }
     RolloutState::Complete
 }
@@ -656,9 +693,9 @@ pub fn rollout_state(d: &Deployment) -> RolloutState {
 /// A rollout that is not complete and has not failed (only run when no failure was found).
 pub fn check_rollout_in_progress(s: &Snapshot) -> Option<Finding> {
     let w = s.workload.as_ref().filter(|w| w.desired() > 0)?;
-    let message = match w {
+    let (stage, message) = match w {
         Workload::Deployment(d) => match rollout_state(d) {
-            RolloutState::InProgress(m) => m,
+            RolloutState::InProgress { stage, message } => (stage, message),
             _ => return None,
         },
         Workload::StatefulSet(set) => {
@@ -669,14 +706,15 @@ pub fn check_rollout_in_progress(s: &Snapshot) -> Option<Finding> {
             if !pending {
                 return None;
             }
-            format!("Waiting for statefulset \"{}\" rolling update to complete...", w.name())
+            (RolloutStage::Update, format!("Waiting for statefulset \"{}\" rolling update to complete...", w.name()))
         }
     };
     finding(
         FindingCode::RolloutInProgress,
         Severity::Info,
         format!("A rollout of {} is in progress: {message}", w.reference()),
-        json!({"workload": w.reference().to_string(), "message": message, "desired": w.desired(), "ready": w.ready()}),
+        json!({"workload": w.reference().to_string(), "message": message, "stage": stage.as_str(),
+               "desired": w.desired(), "ready": w.ready()}),
     )
 }
 

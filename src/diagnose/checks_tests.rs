@@ -400,20 +400,23 @@ fn rollout_in_progress_follows_kubectl() {
     let dep: Deployment = serde_json::from_value(d.clone()).unwrap();
     assert_eq!(
         rollout_state(&dep),
-        RolloutState::InProgress("Waiting for deployment spec update to be observed...".into())
+        RolloutState::InProgress {
+            stage: RolloutStage::Observe,
+            message: "Waiting for deployment spec update to be observed...".into()
+        }
     );
     // Old replicas pending termination, then availability.
     d["metadata"]["generation"] = json!(4);
     d["status"]["updatedReplicas"] = json!(2);
     let dep: Deployment = serde_json::from_value(d.clone()).unwrap();
     assert!(
-        matches!(rollout_state(&dep), RolloutState::InProgress(m) if m.contains("1 old replicas are pending termination"))
+        matches!(rollout_state(&dep), RolloutState::InProgress { stage: RolloutStage::OldReplicas, message: m } if m.contains("1 old replicas are pending termination"))
     );
     d["status"]["replicas"] = json!(2);
     d["status"]["availableReplicas"] = json!(1);
     let dep: Deployment = serde_json::from_value(d).unwrap();
     assert!(
-        matches!(rollout_state(&dep), RolloutState::InProgress(m) if m.contains("1 of 2 updated replicas are available"))
+        matches!(rollout_state(&dep), RolloutState::InProgress { stage: RolloutStage::Availability, message: m } if m.contains("1 of 2 updated replicas are available"))
     );
 }
 
