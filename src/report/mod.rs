@@ -1,15 +1,30 @@
 //! Reporting: stages emit [`Event`]s to a [`Reporter`], which numbers them and hands each
-//! [`Envelope`] to a [`Sink`] (NDJSON, legacy or human).
+//! [`Envelope`] to a [`Sink`] (NDJSON, legacy or human); [`sink_for`] picks one.
+
+pub mod human;
+pub mod legacy;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use crate::cli::OutputMode;
 use crate::events::{Envelope, Event, FORMAT_VERSION};
 
 /// Where envelopes go.
 pub trait Sink: Send {
     /// Renders one envelope.
     fn event(&mut self, envelope: &Envelope);
+    /// Called after the `result` event: clear spinners, flush.
+    fn finish(&mut self) {}
+}
+
+/// The stdout sink for an output mode.
+pub fn sink_for(mode: OutputMode) -> Box<dyn Sink> {
+    match mode {
+        OutputMode::Ndjson => Box::new(NdjsonSink(std::io::stdout())),
+        OutputMode::Legacy => Box::new(legacy::LegacySink(std::io::stdout())),
+        OutputMode::Human => Box::new(human::HumanSink::stdout()),
+    }
 }
 
 struct State {
@@ -49,6 +64,7 @@ impl Reporter {
     pub fn emit(&self, event: Event) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.seq += 1;
+        let is_result = matches!(event, Event::Result(_));
         let envelope = Envelope {
             v: FORMAT_VERSION,
             seq: s.seq,
@@ -59,6 +75,9 @@ impl Reporter {
             event,
         };
         s.sink.event(&envelope);
+        if is_result {
+            s.sink.finish();
+        }
     }
 }
 

@@ -4,5 +4,7 @@
 
 mod util;
 
+mod cli;
+
 mod sim_api;
 mod sim_controllers;

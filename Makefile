@@ -1,0 +1,43 @@
+# self-heal: build, test, demo. `make test` is what CI runs (.ci/run).
+CARGO ?= cargo
+FEATURES := --all-features
+BIN := target/debug
+
+.PHONY: build test fmt-check lint unit demo completions man bench release clean
+
+build:
+	$(CARGO) build $(FEATURES) --bins
+
+## fmt --check, clippy -D warnings, then every test (unit, and integration against kube-sim
+## with the real kubectl).
+test: fmt-check lint
+	KUBECTL="$$(scripts/ensure-kubectl.sh)" $(CARGO) test $(FEATURES)
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+lint:
+	$(CARGO) clippy $(FEATURES) --all-targets -- -D warnings
+
+## Starts kube-sim, breaks the demo service with kubectl and heals it with self-heal.
+demo: build
+	KUBECTL="$$(scripts/ensure-kubectl.sh)" scripts/demo.sh
+
+completions: build
+	$(BIN)/self-heal completions bash > completions/self-heal.bash
+	$(BIN)/self-heal completions zsh > completions/_self-heal
+	$(BIN)/self-heal completions fish > completions/self-heal.fish
+
+man: build
+	$(BIN)/self-heal man > man/self-heal.1
+
+## self-heal against the kubectl+jq procedure it replaces, on one kube-sim, in one run.
+bench:
+	$(CARGO) build $(FEATURES) --release --bins
+	KUBECTL="$$(scripts/ensure-kubectl.sh)" scripts/bench.sh target/release
+
+release:
+	$(CARGO) build --release --bins
+
+clean:
+	$(CARGO) clean
