@@ -451,6 +451,31 @@ fn selector_patch(svc: &str, ns: &str, ev: &Value) -> String {
     )
 }
 
+/// The finding and decision for a Service that does not exist (resolution failed with
+/// `ResolveError::ServiceNotFound`, so there is no snapshot to decide from).
+pub fn service_not_found(namespace: &str, service: &str) -> (Finding, Decision) {
+    let message = format!("Service {namespace}/{service} does not exist.");
+    let finding = Finding {
+        code: FindingCode::ServiceNotFound,
+        severity: Severity::Critical,
+        message: message.clone(),
+        evidence: json!({"namespace": namespace, "service": service}),
+    };
+    let recommendation = format!(
+        "Check the name and namespace (kubectl -n {namespace} get services), or create the Service for the workload."
+    );
+    (finding, Decision::Manual { reason: message, recommendation })
+}
+
+/// The count to write to `self-heal.dev/last-replicas`, when the workload runs a non-zero count
+/// that the annotation does not hold yet (so a later scale-to-0 can be undone exactly).
+pub fn replicas_to_record(snapshot: &Snapshot) -> Option<i32> {
+    let w = snapshot.workload.as_ref()?;
+    let n = w.desired();
+    let recorded = w.annotation(LAST_REPLICAS_ANNOTATION).and_then(|v| v.trim().parse::<i32>().ok());
+    (n > 0 && recorded != Some(n)).then_some(n)
+}
+
 /// One sentence for the result's `diagnosis`: the most severe finding, plus how many more.
 pub fn diagnosis_sentence(diagnosis: &Diagnosis) -> String {
     let Some(first) = diagnosis.findings.first() else {

@@ -362,3 +362,21 @@ fn sentence_is_the_top_finding_plus_others() {
     assert!(s.ends_with("(also: NoEndpoints)."), "{s}");
     assert!(!s.contains('\n'));
 }
+
+#[test]
+fn service_not_found_is_manual() {
+    let (f, d) = service_not_found("cortex-system", "nope");
+    assert_eq!((f.code, f.severity), (FindingCode::ServiceNotFound, Severity::Critical));
+    assert!(
+        matches!(&d, Decision::Manual { recommendation, .. } if recommendation.contains("kubectl -n cortex-system get services"))
+    );
+}
+
+#[test]
+fn records_non_zero_counts_once() {
+    let mut s = fx::healthy();
+    assert_eq!(replicas_to_record(&s), Some(2));
+    annotate(&mut s, LAST_REPLICAS_ANNOTATION, "2");
+    assert_eq!(replicas_to_record(&s), None);
+    assert_eq!(replicas_to_record(&scaled_to_zero()), None);
+}

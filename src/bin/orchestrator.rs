@@ -31,7 +31,8 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!(config = %config.display(), "configuration is not read yet: only health endpoints are served");
     }
     let app = Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(|| async { "ok" }));
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;
     tracing::info!(%listen, "orchestrator listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

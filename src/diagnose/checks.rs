@@ -110,14 +110,28 @@ pub fn check_workload_not_found(s: &Snapshot) -> Option<Finding> {
 }
 
 /// The workload that looks like the Service's although the selector misses it: same name as
-/// the Service first, else one whose pod template shares a selector key.
+/// the Service first, else one whose pod template shares a selector key with a resembling value.
 pub fn selector_mismatch_candidate(s: &Snapshot) -> Option<&Workload> {
     if s.target.workload.is_some() || !s.pods.is_empty() {
         return None;
     }
-    let shares_key =
-        |w: &&Workload| w.template_labels().is_some_and(|l| s.target.selector.keys().any(|k| l.contains_key(k)));
+    // Sharing a key alone is too weak (nearly every workload has `app`): the value, or the
+    // workload's name, must also resemble the selector's value or the Service's name.
+    let shares_key = |w: &&Workload| {
+        w.template_labels().is_some_and(|l| {
+            s.target.selector.iter().any(|(k, v)| {
+                l.get(k).is_some_and(|lv| resembles(lv, v) || resembles(lv, svc(s)) || resembles(w.name(), svc(s)))
+            })
+        })
+    };
     s.candidates.iter().find(|w| w.name() == svc(s)).or_else(|| s.candidates.iter().find(shares_key))
+}
+
+/// Whether two names look related: one contains the other, or they share their first
+/// dash-separated word (`sandfly-v2` and `sandfly-mcp-server`).
+pub fn resembles(a: &str, b: &str) -> bool {
+    let first = |x: &str| x.split('-').next().unwrap_or_default().to_string();
+    !a.is_empty() && !b.is_empty() && (a.contains(b) || b.contains(a) || (first(a).len() >= 3 && first(a) == first(b)))
 }
 
 /// Service selector matches nothing, but a workload that looks like the Service's exists.

@@ -62,6 +62,11 @@ fn pods_missing_after_delete() {
     assert_eq!((f.evidence["desired"].clone(), f.evidence["existing"].clone()), (json!(2), json!(1)));
     let none = with(fx::deployment(2, 0), vec![]);
     assert_eq!(check_pods_missing(&none).unwrap().severity, Severity::Critical);
+    // Evicted pods do not count.
+    let mut evicted = pod("bbbbb", "Failed", false, running(false));
+    evicted.status.as_mut().unwrap().reason = Some("Evicted".into());
+    let s = with(fx::deployment(2, 1), vec![pod("aaaaa", "Running", true, running(true)), evicted]);
+    assert!(check_pods_missing(&s).is_some());
     // Terminating pods do not count.
     let mut term = pod("bbbbb", "Running", true, running(true));
     term.metadata.deletion_timestamp = serde_json::from_value(json!("2026-11-28T10:00:00Z")).unwrap();
@@ -312,6 +317,16 @@ fn selector_mismatch_shows_both_label_sets() {
     assert_eq!(f.evidence["workload_labels"], json!({"app":"sandfly"}));
     assert!(f.message.contains("selects app=sandfly-mcp-server"), "{}", f.message);
     assert_eq!(codes(&s), vec![C::NoEndpoints, C::SelectorMismatch]);
+    // Another name, but a resembling label value under the selector's key.
+    let mut v2 = fx::deployment(1, 1);
+    v2["metadata"]["name"] = json!("sandfly-v2");
+    v2["spec"]["template"]["metadata"]["labels"] = json!({"app":"sandfly-v2"});
+    assert_eq!(check_selector_mismatch(&no_workload(vec![v2])).unwrap().evidence["workload"], "deployment/sandfly-v2");
+    // Sharing only the key `app` with an unrelated value is not enough.
+    let mut web = fx::deployment(1, 1);
+    web["metadata"]["name"] = json!("web");
+    web["spec"]["template"]["metadata"]["labels"] = json!({"app":"web"});
+    assert!(check_selector_mismatch(&no_workload(vec![web])).is_none());
     // An unrelated workload (other name, no shared key) is not a candidate.
     let mut other = fx::deployment(1, 1);
     other["metadata"]["name"] = json!("web");

@@ -21,9 +21,12 @@ pub fn pod_name(p: &Pod) -> &str {
     p.metadata.name.as_deref().unwrap_or_default()
 }
 
-/// Pods not being deleted.
+/// Pods not being deleted and not finished (an evicted pod is `Failed` and serves nothing).
 pub fn live_pods(s: &Snapshot) -> impl Iterator<Item = &Pod> {
-    s.pods.iter().filter(|p| p.metadata.deletion_timestamp.is_none())
+    s.pods.iter().filter(|p| {
+        let phase = p.status.as_ref().and_then(|st| st.phase.as_deref());
+        p.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Failed" | "Succeeded"))
+    })
 }
 
 /// Whether the pod's Ready condition is True.
