@@ -139,7 +139,20 @@ pub async fn gather_logs(pods: &Api<Pod>, all: &[Pod]) -> Vec<ContainerLog> {
             }
         }
     });
-    futures::future::join_all(reads).await.into_iter().flatten().collect()
+    dedupe(futures::future::join_all(reads).await.into_iter().flatten().collect())
+}
+
+/// Drops a previous-run log whose lines the current log already shows (a crashed container's
+/// "current" log is often its last run).
+pub fn dedupe(logs: Vec<ContainerLog>) -> Vec<ContainerLog> {
+    let mut out: Vec<ContainerLog> = Vec::new();
+    for l in logs {
+        let same = out.iter().any(|o| o.pod == l.pod && o.container == l.container && o.lines == l.lines);
+        if !same {
+            out.push(l);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -159,6 +172,18 @@ mod tests {
         assert_eq!(lines.last().unwrap(), "panic: runtime error: index out of range");
         assert!(lines[0].contains("attempt=3"));
         assert!(!error_lines("GET /health 200\nready").iter().any(|_| true));
+    }
+
+    #[test]
+    fn identical_previous_log_is_dropped() {
+        let log = |previous, line: &str| ContainerLog {
+            pod: "p".into(),
+            container: "c".into(),
+            previous,
+            lines: vec![line.into()],
+        };
+        let kept = dedupe(vec![log(false, "ERROR a"), log(true, "ERROR a"), log(true, "ERROR b")]);
+        assert_eq!(kept, vec![log(false, "ERROR a"), log(true, "ERROR b")]);
     }
 
     #[test]
