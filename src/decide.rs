@@ -476,13 +476,52 @@ pub fn replicas_to_record(snapshot: &Snapshot) -> Option<i32> {
     (n > 0 && recorded != Some(n)).then_some(n)
 }
 
-/// One sentence for the result's `diagnosis`: the most severe finding, plus how many more.
+/// Finding codes in the order [`decide`] considers them: causes before the symptoms they
+/// produce.
+pub const PRECEDENCE: &[FindingCode] = &[
+    FindingCode::WorkloadNotFound,
+    FindingCode::ServiceNotFound,
+    FindingCode::ScaledToZero,
+    FindingCode::SelectorMismatch,
+    FindingCode::ImagePullBackOff,
+    FindingCode::CreateContainerConfigError,
+    FindingCode::OomKilled,
+    FindingCode::Unschedulable,
+    FindingCode::Paused,
+    FindingCode::PodsMissing,
+    FindingCode::CrashLoopBackOff,
+    FindingCode::ProgressDeadlineExceeded,
+    FindingCode::RolloutInProgress,
+    FindingCode::NotReady,
+    FindingCode::PortMismatch,
+    FindingCode::NoEndpoints,
+    FindingCode::Unreachable,
+    FindingCode::LogErrors,
+    FindingCode::ReplicasManagedExternally,
+    FindingCode::Healthy,
+];
+
+/// The finding that explains the service's state: the first in [`PRECEDENCE`] order (so an
+/// OOM kill, not the crash loop it causes), else the most severe.
+pub fn primary_finding(diagnosis: &Diagnosis) -> Option<&Finding> {
+    PRECEDENCE
+        .iter()
+        .find_map(|code| diagnosis.findings.iter().find(|f| f.code == *code))
+        .or_else(|| diagnosis.findings.first())
+}
+
+/// One sentence for the result's `diagnosis`: the [`primary_finding`], plus the codes of the
+/// other warnings and critical findings.
 pub fn diagnosis_sentence(diagnosis: &Diagnosis) -> String {
-    let Some(first) = diagnosis.findings.first() else {
+    let Some(first) = primary_finding(diagnosis) else {
         return format!("Service {} looks healthy.", diagnosis.snapshot.target.service_name);
     };
-    let others: Vec<&str> =
-        diagnosis.findings.iter().skip(1).filter(|f| f.severity > Severity::Info).map(|f| f.code.as_str()).collect();
+    let others: Vec<&str> = diagnosis
+        .findings
+        .iter()
+        .filter(|f| f.code != first.code && f.severity > Severity::Info)
+        .map(|f| f.code.as_str())
+        .collect();
     if others.is_empty() {
         return first.message.clone();
     }

@@ -380,3 +380,21 @@ fn records_non_zero_counts_once() {
     assert_eq!(replicas_to_record(&s), None);
     assert_eq!(replicas_to_record(&scaled_to_zero()), None);
 }
+
+#[test]
+fn sentence_leads_with_the_cause_not_the_symptom() {
+    let d = diag(with(fx::deployment(1, 0), vec![crashloop("aaaaa", "OOMKilled")]));
+    assert_eq!(d.findings[0].code, FindingCode::CrashLoopBackOff, "sorted by severity then code");
+    assert_eq!(primary_finding(&d).map(|f| f.code), Some(FindingCode::OomKilled));
+    let s = diagnosis_sentence(&d);
+    assert!(s.starts_with("Container server was OOMKilled"), "{s}");
+    assert!(s.contains("CrashLoopBackOff"), "{s}");
+}
+
+#[test]
+fn precedence_lists_every_code_once() {
+    use std::collections::BTreeSet;
+    let set: BTreeSet<_> = PRECEDENCE.iter().collect();
+    assert_eq!(set.len(), PRECEDENCE.len());
+    assert_eq!(PRECEDENCE.len(), 20, "a new FindingCode needs a place in PRECEDENCE");
+}
