@@ -295,9 +295,7 @@ pub fn decide(diagnosis: &Diagnosis, policy: &Policy) -> Decision {
         return restart_or_manual(s, f, &ns);
     }
     if let Some(f) = has(diagnosis, FindingCode::ProgressDeadlineExceeded) {
-        let rec = format!(
-            "Find out why the new pods do not become available (kubectl -n {ns} describe {wl}), or roll back: kubectl -n {ns} rollout undo {wl}"
-        );
+        let rec = format!("Find out why the new pods do not become available (kubectl -n {ns} describe {wl})");
         return rollback_or_manual(f, s, policy, &ns, &wl, rec);
     }
     // A real rollout (new spec, new ReplicaSet, old pods leaving) is waited for even when its

@@ -306,8 +306,12 @@ fn progress_deadline_without_pod_cause_is_manual_undo() {
     let mut dep = fx::deployment(2, 2);
     dep["status"]["conditions"][1] = json!({"type":"Progressing","status":"False","reason":"ProgressDeadlineExceeded",
         "message":"ReplicaSet \"x\" has timed out progressing."});
-    let Decision::Manual { recommendation, .. } = decide_default(with(dep, ready_pods())) else { panic!() };
+    dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!("2");
+    let mut s = with(dep, ready_pods());
+    s.replica_sets = vec![rs_with_desired("new", "2", "2"), rs_with_desired("old", "1", "0")];
+    let Decision::Manual { recommendation, .. } = decide_default(s) else { panic!() };
     assert!(recommendation.contains("rollout undo deployment/sandfly-mcp-server"), "{recommendation}");
+    assert_eq!(recommendation.matches("rollout undo").count(), 1, "{recommendation}");
 }
 
 #[test]
