@@ -229,7 +229,17 @@ pub fn check_replicas_managed_externally(s: &Snapshot) -> Option<Finding> {
 pub fn check_pods_missing(s: &Snapshot) -> Option<Finding> {
     let w = s.workload.as_ref()?;
     let desired = w.desired();
-    let live: Vec<&str> = live_pods(s).map(pod_name).collect();
+    // Count the workload's own pods: a Service may also select another workload's (a canary).
+    let owners: BTreeSet<&str> = match w {
+        Workload::Deployment(_) => s.replica_sets.iter().filter_map(|rs| rs.metadata.name.as_deref()).collect(),
+        Workload::StatefulSet(_) => [w.name()].into(),
+    };
+    let owned = |p: &&k8s_openapi::api::core::v1::Pod| {
+        owners.is_empty()
+            || crate::resolve::controller_of(p.metadata.owner_references.as_deref())
+                .is_some_and(|o| owners.contains(o.name.as_str()))
+    };
+    let live: Vec<&str> = live_pods(s).filter(owned).map(pod_name).collect();
     if desired <= 0 || live.len() >= desired as usize {
         return None;
     }

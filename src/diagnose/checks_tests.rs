@@ -62,6 +62,13 @@ fn pods_missing_after_delete() {
     assert_eq!((f.evidence["desired"].clone(), f.evidence["existing"].clone()), (json!(2), json!(1)));
     let none = with(fx::deployment(2, 0), vec![]);
     assert_eq!(check_pods_missing(&none).unwrap().severity, Severity::Critical);
+    // Another workload's pods that the Service also selects do not count.
+    let mut s = with(fx::deployment(2, 1), vec![pod("aaaaa", "Running", true, running(true))]);
+    s.replica_sets = vec![serde_json::from_value(json!({"metadata":{"name":RS}})).unwrap()];
+    let mut canary = pod("zzzzz", "Running", true, running(true));
+    canary.metadata.owner_references.as_mut().unwrap()[0].name = "canary-7c9f8d6b5".into();
+    s.pods.push(canary);
+    assert_eq!(check_pods_missing(&s).unwrap().evidence["existing"], 1);
     // Evicted pods do not count.
     let mut evicted = pod("bbbbb", "Failed", false, running(false));
     evicted.status.as_mut().unwrap().reason = Some("Evicted".into());
