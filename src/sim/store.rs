@@ -328,10 +328,8 @@ impl Store {
                 &format!("Invalid value: \"{name}\": {SUBDOMAIN_MSG}"),
             ));
         }
-        if res.namespaced {
-            if !inner.objects.contains_key(&key(&resources::NAMESPACES, "", ns)) {
-                return Err(ApiError::not_found(&resources::NAMESPACES, ns));
-            }
+        if res.namespaced && !inner.objects.contains_key(&key(&resources::NAMESPACES, "", ns)) {
+            return Err(ApiError::not_found(&resources::NAMESPACES, ns));
         }
         let k = key(res, if res.namespaced { ns } else { "" }, &name);
         if inner.objects.contains_key(&k) {
@@ -372,10 +370,10 @@ impl Store {
     ) -> Result<Value, ApiError> {
         let expected = obj["metadata"]["resourceVersion"].as_str().map(str::to_string);
         self.mutate(res, ns, name, dry_run, |current| {
-            if let Some(expected) = &expected {
-                if current["metadata"]["resourceVersion"].as_str() != Some(expected) {
-                    return Err(ApiError::conflict(res, name));
-                }
+            if let Some(expected) = &expected
+                && current["metadata"]["resourceVersion"].as_str() != Some(expected)
+            {
+                return Err(ApiError::conflict(res, name));
             }
             let mut next = obj;
             if next["metadata"]["name"].as_str().is_some_and(|n| n != name) {
