@@ -216,7 +216,7 @@ fn target_text(s: &Snapshot) -> (String, String) {
     let ns = s.target.namespace.clone();
     let wl = s.workload.as_ref().map(|w| w.reference().to_string()).unwrap_or_else(|| match &s.target.workload {
         Some(r) => r.to_string(),
-        None => format!("deployment/{}", s.target.service_name),
+        None => "deployment/<name>".to_string(),
     });
     (ns, wl)
 }
