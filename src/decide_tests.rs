@@ -210,7 +210,7 @@ fn image_pull_is_manual_and_rollback_only_when_allowed() {
     let Decision::Manual { recommendation, reason } = &d else { panic!("{d:?}") };
     assert!(reason.contains("invalid-image:latest"), "{reason}");
     assert!(recommendation.contains("set image deployment/sandfly-mcp-server server="), "{recommendation}");
-    s.replica_sets = vec![rs_with_desired("new", "4", "2"), rs_with_desired("old", "3", "0")];
+    s.replica_sets = vec![rs_with_desired(RS, "4", "2"), rs_with_desired("old", "3", "0")];
     let d = decide(&diag(s.clone()), &Policy::default());
     let Decision::Manual { recommendation, .. } = &d else { panic!("{d:?}") };
     assert!(
@@ -308,7 +308,7 @@ fn progress_deadline_without_pod_cause_is_manual_undo() {
         "message":"ReplicaSet \"x\" has timed out progressing."});
     dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!("2");
     let mut s = with(dep, ready_pods());
-    s.replica_sets = vec![rs_with_desired("new", "2", "2"), rs_with_desired("old", "1", "0")];
+    s.replica_sets = vec![rs_with_desired(RS, "2", "2"), rs_with_desired("old", "1", "0")];
     let Decision::Manual { recommendation, .. } = decide_default(s) else { panic!() };
     assert!(recommendation.contains("rollout undo deployment/sandfly-mcp-server"), "{recommendation}");
     assert_eq!(recommendation.matches("rollout undo").count(), 1, "{recommendation}");
