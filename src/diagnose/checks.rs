@@ -736,7 +736,13 @@ pub fn check_rollout_in_progress(s: &Snapshot) -> Option<Finding> {
     finding(
         FindingCode::RolloutInProgress,
         Severity::Info,
-        format!("A rollout of {} is in progress: {message}", w.reference()),
+        match stage {
+            // Also what recreated or restarted pods look like: no new revision, just pods starting.
+            RolloutStage::Availability => {
+                format!("{} is waiting for its pods to become available: {message}", w.reference())
+            }
+            _ => format!("A rollout of {} is in progress: {message}", w.reference()),
+        },
         json!({"workload": w.reference().to_string(), "message": message, "stage": stage.as_str(),
                "desired": w.desired(), "ready": w.ready()}),
     )

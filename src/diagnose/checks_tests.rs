@@ -436,6 +436,17 @@ fn rollout_in_progress_follows_kubectl() {
     );
     d["status"]["replicas"] = json!(2);
     d["status"]["availableReplicas"] = json!(1);
+    let s = with(
+        d.clone(),
+        vec![pod("aaaaa", "Running", true, running(true)), pod("bbbbb", "Pending", false, running(false))],
+    );
+    let f = check_rollout_in_progress(&s).unwrap();
+    assert!(
+        f.message.starts_with("deployment/sandfly-mcp-server is waiting for its pods to become available"),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.evidence["stage"], "availability");
     let dep: Deployment = serde_json::from_value(d).unwrap();
     assert!(
         matches!(rollout_state(&dep), RolloutState::InProgress { stage: RolloutStage::Availability, message: m } if m.contains("1 of 2 updated replicas are available"))
