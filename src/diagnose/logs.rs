@@ -85,7 +85,8 @@ pub fn is_failing(cs: &ContainerStatus) -> bool {
         return true;
     }
     let running = state.and_then(|s| s.running.as_ref()).is_some();
-    cs.restart_count > 0 || (running && !cs.ready)
+    // A ready container that restarted long ago is fine now: its old errors would mislead.
+    (cs.restart_count > 0 || running) && !cs.ready
 }
 
 /// (pod, container, has a previous run) for the failing containers of up to [`MAX_PODS`] pods.
@@ -202,6 +203,7 @@ mod tests {
                 "state":{"waiting":{"reason":"CrashLoopBackOff"}},"lastState":{"terminated":{"exitCode":1,"reason":"Error"}}}]}},
             {"metadata":{"name":"pull"},"status":{"containerStatuses":[{"name":"server","image":"i","imageID":"","ready":false,"restartCount":0,
                 "state":{"waiting":{"reason":"ImagePullBackOff"}}}]}},
+            {"metadata":{"name":"recovered"},"status":{"containerStatuses":[{"name":"server","image":"i","imageID":"","ready":true,"restartCount":3,"state":{"running":{}}}]}},
             {"metadata":{"name":"unready"},"status":{"containerStatuses":[{"name":"server","image":"i","imageID":"","ready":false,"restartCount":0,"state":{"running":{}}}]}}
         ]))
         .unwrap();
