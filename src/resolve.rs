@@ -145,6 +145,14 @@ impl ResolveError {
             _ => None,
         }
     }
+
+    /// What was being done and the client error, for `crate::error::Error::api(doing, err)`.
+    pub fn api_parts(&self) -> Option<(&str, &kube::Error)> {
+        match self {
+            ResolveError::Api { what, source } => Some((what, source)),
+            _ => None,
+        }
+    }
 }
 
 /// Finds the Service, its selector, workload and port.

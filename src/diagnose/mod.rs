@@ -124,6 +124,13 @@ impl DiagnoseError {
             DiagnoseError::Api { source, .. } => Some(source),
         }
     }
+
+    /// What was being done and the client error, for `crate::error::Error::api(doing, err)`.
+    pub fn api_parts(&self) -> (&str, &kube::Error) {
+        match self {
+            DiagnoseError::Api { what, source } => (what, source),
+        }
+    }
 }
 
 /// Reads and checks: [`gather`] then [`check_all`].
