@@ -411,6 +411,94 @@ mod tests {
         assert_eq!(pick_by_template("x", &sel, &cands), None);
     }
 
+    use crate::diagnose::fake_api::{self, list};
+
+    const NS: &str = "cortex-system";
+
+    fn alias_service() -> serde_json::Value {
+        json!({"kind":"Service","apiVersion":"v1","metadata":{"name":"sandfly-alias","namespace":NS},
+            "spec":{"selector":{"app":"sandfly"},"ports":[{"name":"http","port":80,"targetPort":3000}]}})
+    }
+
+    fn core_deployment() -> serde_json::Value {
+        json!({"metadata":{"name":"sandfly-core","namespace":NS},"spec":{"replicas":0,
+            "selector":{"matchLabels":{"app":"sandfly"}},
+            "template":{"metadata":{"labels":{"app":"sandfly","tier":"mcp"}},"spec":{"containers":[{"name":"server","image":"i"}]}}}})
+    }
+
+    #[tokio::test]
+    async fn alias_service_resolves_through_owner_references() {
+        let pod = json!({"metadata":{"name":"sandfly-core-6f74859f89-abcde","namespace":NS,"labels":{"app":"sandfly"},
+            "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"sandfly-core-6f74859f89","uid":"1","controller":true}]}});
+        let rs = json!({"kind":"ReplicaSet","apiVersion":"apps/v1","metadata":{"name":"sandfly-core-6f74859f89","namespace":NS,
+            "ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"sandfly-core","uid":"2","controller":true}]},
+            "spec":{"selector":{"matchLabels":{"app":"sandfly"}}}});
+        let (client, log) = fake_api::start(vec![
+            ("/services/sandfly-alias", 200, alias_service()),
+            ("/pods", 200, list("PodList", vec![pod])),
+            ("/replicasets/sandfly-core-6f74859f89", 200, rs),
+        ])
+        .await;
+        let t = resolve(&client, NS, "sandfly-alias", &Overrides::default()).await.unwrap();
+        assert_eq!(t.workload, Some(WorkloadRef { kind: WorkloadKind::Deployment, name: "sandfly-core".into() }));
+        assert_eq!(t.port.map(|p| p.port), Some(80));
+        let seen = log.lock().unwrap().clone();
+        assert!(seen.iter().any(|r| r.contains("/pods?") && r.contains("labelSelector=app%3Dsandfly")), "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn scaled_to_zero_resolves_through_pod_templates() {
+        let other = json!({"metadata":{"name":"web","namespace":NS},"spec":{"selector":{"matchLabels":{"app":"web"}},
+            "template":{"metadata":{"labels":{"app":"web"}}}}});
+        let (client, _) = fake_api::start(vec![
+            ("/services/sandfly-alias", 200, alias_service()),
+            ("/pods", 200, list("PodList", vec![])),
+            ("/deployments", 200, list("DeploymentList", vec![other, core_deployment()])),
+            ("/statefulsets", 200, list("StatefulSetList", vec![])),
+        ])
+        .await;
+        let t = resolve(&client, NS, "sandfly-alias", &Overrides::default()).await.unwrap();
+        assert_eq!(t.workload.map(|w| w.name), Some("sandfly-core".into()));
+    }
+
+    #[tokio::test]
+    async fn nothing_matching_is_not_an_error() {
+        let (client, _) = fake_api::start(vec![
+            ("/services/sandfly-alias", 200, alias_service()),
+            ("/pods", 200, list("PodList", vec![])),
+            ("/deployments", 200, list("DeploymentList", vec![])),
+            ("/statefulsets", 200, list("StatefulSetList", vec![])),
+        ])
+        .await;
+        let t = resolve(&client, NS, "sandfly-alias", &Overrides::default()).await.unwrap();
+        assert_eq!(t.workload, None);
+        // The selector override wins over the Service's.
+        let o = Overrides { selector: Some("app=other".into()), port: Some(3000) };
+        let t = resolve(&client, NS, "sandfly-alias", &o).await.unwrap();
+        assert_eq!(t.selector.get("app").map(String::as_str), Some("other"));
+        assert_eq!(t.port.map(|p| p.port), Some(80), "--port matches the target port 3000 of port 80");
+    }
+
+    #[tokio::test]
+    async fn missing_service_selectorless_service_and_forbidden() {
+        let bare =
+            json!({"metadata":{"name":"ext","namespace":NS},"spec":{"type":"ExternalName","externalName":"x.example"}});
+        let forbidden = json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+            "message":"services \"locked\" is forbidden: User \"system:anonymous\" cannot get resource \"services\" in API group \"\" in the namespace \"cortex-system\"",
+            "reason":"Forbidden","code":403});
+        let (client, _) =
+            fake_api::start(vec![("/services/ext", 200, bare), ("/services/locked", 403, forbidden)]).await;
+        let e = resolve(&client, NS, "nope", &Overrides::default()).await.unwrap_err();
+        assert!(matches!(e, ResolveError::ServiceNotFound { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "failed to find service cortex-system/nope: it does not exist");
+        let e = resolve(&client, NS, "ext", &Overrides::default()).await.unwrap_err();
+        assert!(matches!(e, ResolveError::NoSelector { .. }), "{e:?}");
+        let e = resolve(&client, NS, "locked", &Overrides::default()).await.unwrap_err();
+        let (doing, source) = e.api_parts().unwrap();
+        assert_eq!(doing, "read service cortex-system/locked");
+        assert!(matches!(source, kube::Error::Api(s) if s.code == 403));
+    }
+
     #[test]
     fn controller_owner_is_the_one_with_controller_true() {
         let pod: Pod = serde_json::from_value(json!({"metadata":{"name":"p","ownerReferences":[

@@ -4,6 +4,8 @@
 mod checks;
 mod evidence;
 #[cfg(test)]
+pub(crate) mod fake_api;
+#[cfg(test)]
 pub(crate) mod fixtures;
 pub mod logs;
 mod workload;
@@ -476,6 +478,91 @@ mod tests {
             {"key":"tier","operator":"In","values":["x","y"]},{"key":"canary","operator":"DoesNotExist"}]}))
         .unwrap();
         assert_eq!(label_selector_string(&sel), "app=a,tier in (x,y),!canary");
+    }
+
+    #[tokio::test]
+    async fn gathers_concurrently_and_tolerates_absent_optional_objects() {
+        use super::fake_api::{self, list};
+        use super::fixtures::{self as fx, NAME, NS, RS};
+        use crate::events::FindingCode;
+
+        let mut dep = fx::deployment(1, 0);
+        dep["spec"]["template"]["spec"]["containers"][0]["env"] = json!([
+            {"name":"A","valueFrom":{"configMapKeyRef":{"name":"cfg","key":"a"}}},
+            {"name":"B","valueFrom":{"secretKeyRef":{"name":"creds","key":"b"}}}]);
+        let pod = fx::pod(
+            "aaaaa",
+            "Running",
+            false,
+            fx::waiting(
+                "CrashLoopBackOff",
+                "back-off 10s restarting failed container=server",
+                2,
+                Some(json!({"exitCode":1,"reason":"Error"})),
+            ),
+        );
+        let pod_name = pod.metadata.name.clone().unwrap();
+        let ev = |kind: &str, name: &str, type_: &str, reason: &str, msg: &str| {
+            serde_json::to_value(fx::event(kind, name, type_, reason, msg, "2026-11-28T10:00:00Z")).unwrap()
+        };
+        let events = list(
+            "EventList",
+            vec![
+                ev(
+                    "Deployment",
+                    NAME,
+                    "Normal",
+                    "ScalingReplicaSet",
+                    &format!("Scaled down replica set {RS} from 3 to 0"),
+                ),
+                ev("Pod", &pod_name, "Warning", "BackOff", "Back-off restarting failed container server"),
+                ev("Pod", "someone-else", "Warning", "BackOff", "not ours"),
+            ],
+        );
+        let rs = json!({"metadata":{"name":RS,"namespace":NS,"annotations":{"deployment.kubernetes.io/revision":"1"},
+            "ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":NAME,"uid":"u","controller":true}]},
+            "spec":{"selector":{"matchLabels":{"app":NAME}}}});
+        let (client, log) = fake_api::start(vec![
+            ("/deployments/sandfly-mcp-server", 200, dep),
+            ("/pods", 200, list("PodList", vec![serde_json::to_value(&pod).unwrap()])),
+            ("/endpoints/sandfly-mcp-server", 200, serde_json::to_value(fx::endpoints(&[], &["10.0.0.1"])).unwrap()),
+            ("/endpointslices", 200, list("EndpointSliceList", vec![])),
+            ("/horizontalpodautoscalers", 200, list("HorizontalPodAutoscalerList", vec![])),
+            ("/replicasets", 200, list("ReplicaSetList", vec![rs])),
+            ("/events", 200, events),
+            (
+                "/secrets/creds",
+                200,
+                json!({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"creds"}}),
+            ),
+            ("/log", 200, json!("starting\nError: cannot connect to db\n")),
+        ])
+        .await;
+        let target = fx::healthy().target;
+        let d = diagnose(&client, &target).await.unwrap();
+        let s = &d.snapshot;
+        assert_eq!(s.pods.len(), 1);
+        assert_eq!(s.replica_sets.len(), 1);
+        assert!(s.scaled_objects.is_empty(), "no KEDA CRD (404) means none");
+        let refs: Vec<(&str, Option<bool>)> = s.config_refs.iter().map(|r| (r.name.as_str(), r.exists)).collect();
+        assert_eq!(refs, vec![("cfg", Some(false)), ("creds", Some(true))]);
+        assert!(s.warnings.iter().all(|e| e.message.as_deref() != Some("not ours")));
+        assert_eq!(s.warnings.len(), 1);
+        assert_eq!(s.logs[0].lines, vec!["Error: cannot connect to db".to_string()]);
+        assert_eq!(crate::decide::remembered_replicas(s).0, 3);
+        let codes: Vec<FindingCode> = d.findings.iter().map(|f| f.code).collect();
+        assert!(codes.contains(&FindingCode::CrashLoopBackOff) && codes.contains(&FindingCode::LogErrors), "{codes:?}");
+        let seen = log.lock().unwrap().clone();
+        let secret = seen.iter().find(|r| r.contains("/secrets/creds")).unwrap();
+        assert!(secret.contains("as=PartialObjectMetadata"), "Secrets are read as metadata only: {secret}");
+        assert!(
+            seen.iter().any(|r| r.contains("/events?") && r.contains("fieldSelector=involvedObject.name%3D")),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter().any(|r| r.contains("/log?") && r.contains("previous=true") && r.contains("tailLines=50")),
+            "{seen:?}"
+        );
     }
 
     #[test]
