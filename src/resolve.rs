@@ -186,27 +186,21 @@ pub async fn resolve(
     let port = resolve_port(&svc, overrides.port);
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let mut pod_list = pods
+    let pod_list = pods
         .list(&ListParams::default().labels(&selector_string(&selector)))
         .await
         .map_err(api_err(format!("list pods of service {namespace}/{service}")))?
         .items;
-    // Live pods first, then by name, so the choice is stable.
-    pod_list.sort_by_key(|p| (p.metadata.deletion_timestamp.is_some(), p.metadata.name.clone()));
-
     let mut workload = None;
     let replica_sets: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
-    for pod in &pod_list {
-        let Some(owner) = controller_of(pod.metadata.owner_references.as_deref()) else { continue };
-        match owner.kind.as_str() {
-            "StatefulSet" => {
-                workload = Some(WorkloadRef { kind: WorkloadKind::StatefulSet, name: owner.name.clone() });
-            }
+    for (kind, name) in owners_by_count(&pod_list) {
+        match kind.as_str() {
+            "StatefulSet" => workload = Some(WorkloadRef { kind: WorkloadKind::StatefulSet, name }),
             "ReplicaSet" => {
                 let rs = replica_sets
-                    .get_opt(&owner.name)
+                    .get_opt(&name)
                     .await
-                    .map_err(api_err(format!("read replicaset {namespace}/{}", owner.name)))?;
+                    .map_err(api_err(format!("read replicaset {namespace}/{name}")))?;
                 let dep = rs.as_ref().and_then(|rs| controller_of(rs.metadata.owner_references.as_deref()));
                 if let Some(dep) = dep.filter(|d| d.kind == "Deployment") {
                     workload = Some(WorkloadRef { kind: WorkloadKind::Deployment, name: dep.name.clone() });
@@ -249,6 +243,20 @@ pub async fn resolve(
     }
 
     Ok(Target { namespace: namespace.into(), service_name: service.into(), service: svc, selector, workload, port })
+}
+
+/// The pods' controllers as (kind, name), the one owning most live pods first (then by name),
+/// so a Service that also selects a one-pod canary resolves to the main workload.
+pub fn owners_by_count(pods: &[Pod]) -> Vec<(String, String)> {
+    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for p in pods.iter().filter(|p| p.metadata.deletion_timestamp.is_none()) {
+        if let Some(o) = controller_of(p.metadata.owner_references.as_deref()) {
+            *counts.entry((o.kind.clone(), o.name.clone())).or_default() += 1;
+        }
+    }
+    let mut owners: Vec<((String, String), usize)> = counts.into_iter().collect();
+    owners.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    owners.into_iter().map(|(o, _)| o).collect()
 }
 
 /// The controller ownerReference among `owners`, if any.
@@ -497,6 +505,28 @@ mod tests {
         let (doing, source) = e.api_parts().unwrap();
         assert_eq!(doing, "read service cortex-system/locked");
         assert!(matches!(source, kube::Error::Api(s) if s.code == 403));
+    }
+
+    #[test]
+    fn the_owner_of_most_live_pods_comes_first() {
+        let pod = |name: &str, rs: &str, deleting: bool| -> Pod {
+            let mut v = json!({"metadata":{"name":name,"ownerReferences":[
+                {"apiVersion":"apps/v1","kind":"ReplicaSet","name":rs,"uid":"1","controller":true}]}});
+            if deleting {
+                v["metadata"]["deletionTimestamp"] = json!("2026-11-28T10:00:00Z");
+            }
+            serde_json::from_value(v).unwrap()
+        };
+        let pods = vec![
+            pod("a-canary", "a-canary-1", false),
+            pod("b-1", "main-1", false),
+            pod("b-2", "main-1", false),
+            pod("c-1", "zzz-old", true),
+            pod("c-2", "zzz-old", true),
+            pod("c-3", "zzz-old", true),
+        ];
+        let owners = owners_by_count(&pods);
+        assert_eq!(owners, vec![("ReplicaSet".into(), "main-1".into()), ("ReplicaSet".into(), "a-canary-1".into())]);
     }
 
     #[test]
