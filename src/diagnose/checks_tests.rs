@@ -523,3 +523,39 @@ fn findings_sort_by_severity_then_code() {
         vec![C::CrashLoopBackOff, C::OomKilled, C::NoEndpoints, C::PodsMissing, C::LogErrors]
     );
 }
+
+fn statefulset(replicas: i32, status: serde_json::Value) -> Snapshot {
+    let mut s = with(fx::deployment(replicas, 0), vec![]);
+    let sts = json!({"metadata":{"name":"sandfly-db","namespace":NS,"generation":1},
+        "spec":{"replicas":replicas,"serviceName":"sandfly-db","selector":{"matchLabels":{"app":NAME}},
+            "template":{"metadata":{"labels":{"app":NAME}},"spec":{"containers":[{"name":"db","image":"postgres",
+                "ports":[{"containerPort":3000,"name":"http"}]}]}}},
+        "status":status});
+    s.workload = Some(Workload::StatefulSet(Box::new(serde_json::from_value(sts).unwrap())));
+    s.target.workload = Some(crate::resolve::WorkloadRef {
+        kind: crate::resolve::WorkloadKind::StatefulSet,
+        name: "sandfly-db".into(),
+    });
+    s
+}
+
+#[test]
+fn statefulsets_scale_to_zero_and_roll() {
+    let s = statefulset(0, json!({"replicas":0,"observedGeneration":1}));
+    let f = check_scaled_to_zero(&s).unwrap();
+    assert!(f.message.starts_with("statefulset/sandfly-db is scaled to 0"), "{}", f.message);
+    let s = statefulset(
+        2,
+        json!({"replicas":2,"readyReplicas":2,"updatedReplicas":1,"observedGeneration":1,
+            "currentRevision":"sandfly-db-1","updateRevision":"sandfly-db-2"}),
+    );
+    let f = check_rollout_in_progress(&s).unwrap();
+    assert!(f.message.contains("statefulset \"sandfly-db\" rolling update"), "{}", f.message);
+    let done = statefulset(
+        2,
+        json!({"replicas":2,"readyReplicas":2,"updatedReplicas":2,"observedGeneration":1,
+            "currentRevision":"sandfly-db-2","updateRevision":"sandfly-db-2"}),
+    );
+    assert!(check_rollout_in_progress(&done).is_none());
+    assert!(check_paused(&done).is_none(), "a StatefulSet cannot be paused");
+}
