@@ -312,10 +312,13 @@ pub fn decide(diagnosis: &Diagnosis, policy: &Policy) -> Decision {
     }
     if let Some(f) = has(diagnosis, FindingCode::PortMismatch).filter(|f| f.severity == Severity::Critical) {
         let port = f.evidence["container_ports"][0]["port"].as_i64().map_or("<port>".into(), |p| p.to_string());
+        let bad = f.evidence["service_ports"][0]["port"].as_i64();
+        let ports = s.target.service.spec.as_ref().and_then(|sp| sp.ports.as_deref()).unwrap_or_default();
+        let index = ports.iter().position(|p| Some(i64::from(p.port)) == bad).unwrap_or(0);
         return manual(
             f,
             format!(
-                "Point the Service at a port the containers declare: kubectl -n {ns} patch service/{svc} --type=json -p '[{{\"op\":\"replace\",\"path\":\"/spec/ports/0/targetPort\",\"value\":{port}}}]'"
+                "Point the Service at a port the containers declare: kubectl -n {ns} patch service/{svc} --type=json -p '[{{\"op\":\"replace\",\"path\":\"/spec/ports/{index}/targetPort\",\"value\":{port}}}]'"
             ),
         );
     }

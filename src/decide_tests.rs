@@ -402,3 +402,17 @@ fn precedence_lists_every_code_once() {
     assert_eq!(set.len(), PRECEDENCE.len());
     assert_eq!(PRECEDENCE.len(), 20, "a new FindingCode needs a place in PRECEDENCE");
 }
+
+#[test]
+fn port_mismatch_patches_the_right_port() {
+    let mut s = fx::healthy();
+    let spec = s.target.service.spec.as_mut().unwrap();
+    spec.ports
+        .as_mut()
+        .unwrap()
+        .insert(0, serde_json::from_value(json!({"name":"metrics","port":9090,"targetPort":3000})).unwrap());
+    spec.ports.as_mut().unwrap()[1].target_port =
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("web".into()));
+    let Decision::Manual { recommendation, .. } = decide_default(s) else { panic!("manual expected") };
+    assert!(recommendation.contains(r#""path":"/spec/ports/1/targetPort","value":3000"#), "{recommendation}");
+}
