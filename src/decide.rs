@@ -9,8 +9,10 @@
 //!    scaling works on a paused Deployment too.
 //! 3. `SelectorMismatch` → manual (patch the Service or the Deployment).
 //! 4. Causes a restart cannot fix, before the symptoms they produce (CrashLoopBackOff,
-//!    NotReady, NoEndpoints): `ImagePullBackOff` (→ rollback with `--allow rollback` and an
-//!    older revision), `CreateContainerConfigError`, `OOMKilled`, `Unschedulable` → manual.
+//!    NotReady, NoEndpoints): `ImagePullBackOff` on the newest revision (→ rollback with
+//!    `--allow rollback` and an older revision; pods of an older revision that cannot pull are
+//!    being replaced and decide nothing), `CreateContainerConfigError`, `OOMKilled`,
+//!    `Unschedulable` → manual.
 //! 5. `Paused` → refuse: a restart would not roll out.
 //! 6. `PodsMissing` → wait for the ReplicaSet to recreate them.
 //! 7. `CrashLoopBackOff` → restart.
@@ -257,7 +259,8 @@ pub fn decide(diagnosis: &Diagnosis, policy: &Policy) -> Decision {
     if let Some(f) = has(diagnosis, FindingCode::SelectorMismatch) {
         return manual(f, selector_patch(svc, &ns, &f.evidence));
     }
-    if let Some(f) = has(diagnosis, FindingCode::ImagePullBackOff) {
+    if let Some(f) = has(diagnosis, FindingCode::ImagePullBackOff).filter(|f| f.evidence["on_newest_revision"] != false)
+    {
         return rollback_or_manual(f, s, policy, &ns, &wl, image_fix(&f.evidence, &ns, &wl));
     }
     if let Some(f) = has(diagnosis, FindingCode::CreateContainerConfigError) {

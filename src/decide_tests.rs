@@ -416,3 +416,20 @@ fn port_mismatch_patches_the_right_port() {
     let Decision::Manual { recommendation, .. } = decide_default(s) else { panic!("manual expected") };
     assert!(recommendation.contains(r#""path":"/spec/ports/1/targetPort","value":3000"#), "{recommendation}");
 }
+
+#[test]
+fn image_pull_on_an_older_revision_does_not_decide() {
+    // Revision 1 could not pull; revision 2 pulled fine and crash-loops until restarted.
+    let mut dep = fx::deployment(2, 0);
+    dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!("2");
+    let mut stale =
+        pod("aaaaa", "Pending", false, fx::waiting("ImagePullBackOff", "Back-off pulling image \"bad:1\"", 0, None));
+    stale.metadata.owner_references.as_mut().unwrap()[0].name = "old-rs".into();
+    let mut s = with(dep, vec![stale, crashloop("bbbbb", "Error")]);
+    s.replica_sets = vec![rs_with_desired(RS, "2", "2"), rs_with_desired("old-rs", "1", "2")];
+    let d = diag(s);
+    let pull = d.findings.iter().find(|f| f.code == FindingCode::ImagePullBackOff).unwrap();
+    assert_eq!(pull.severity, Severity::Warning);
+    assert!(pull.message.ends_with("of an older revision."), "{}", pull.message);
+    assert!(matches!(decide(&d, &Policy::default()), Decision::Restart { .. }));
+}

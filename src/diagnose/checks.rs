@@ -318,22 +318,46 @@ pub fn check_image_pull(s: &Snapshot) -> Option<Finding> {
             .or_else(|| ev["message"].as_str().and_then(quoted).map(str::to_string))
             .unwrap_or_default();
         ev["image"] = json!(image);
+        ev["newest_revision"] = json!(on_newest_revision(s, pod));
         images.insert(image);
     }
+    // Pods of an older revision that cannot pull are being replaced by the rollout; the finding
+    // stays (as a warning) but is not the cause of anything.
+    let newest = hits.iter().any(|h| h.2["newest_revision"] == true);
     let (pods, _) = names(&hits);
-    let first = &hits[0];
+    let first = hits.iter().find(|h| h.2["newest_revision"] == true).unwrap_or(&hits[0]);
+    let severity = if newest { impact(s) } else { Severity::Warning };
+    let old = if newest { "" } else { " of an older revision" };
     finding(
         FindingCode::ImagePullBackOff,
-        impact(s),
+        severity,
         format!(
-            "Image \"{}\" of container {} cannot be pulled ({}) in {}.",
+            "Image \"{}\" of container {} cannot be pulled ({}) in {}{old}.",
             first.2["image"].as_str().unwrap_or_default(),
             first.1,
             first.2["reason"].as_str().unwrap_or("ImagePullBackOff"),
             plural(pods.len(), "pod", "pods")
         ),
-        json!({"images": images, "pods": hits.iter().map(|h| &h.2).collect::<Vec<_>>(), "warnings": warnings_about(s, &pods)}),
+        json!({"images": images, "on_newest_revision": newest, "pods": hits.iter().map(|h| &h.2).collect::<Vec<_>>(),
+               "warnings": warnings_about(s, &pods)}),
     )
+}
+
+/// Whether a pod belongs to the Deployment's newest ReplicaSet (true when unknown, or for
+/// other workloads).
+pub fn on_newest_revision(s: &Snapshot, pod: &str) -> bool {
+    let Some(current) = s.workload.as_ref().and_then(|w| w.revision()) else { return true };
+    let owner = s
+        .pods
+        .iter()
+        .find(|p| pod_name(p) == pod)
+        .and_then(|p| crate::resolve::controller_of(p.metadata.owner_references.as_deref()));
+    let Some(owner) = owner else { return true };
+    let rs = s.replica_sets.iter().find(|rs| rs.metadata.name.as_deref() == Some(owner.name.as_str()));
+    match rs.and_then(|rs| super::workload_revision(&rs.metadata)) {
+        Some(r) => r >= current,
+        None => true,
+    }
 }
 
 /// The first double-quoted part of a message (`Back-off pulling image "x"` → `x`).
