@@ -259,8 +259,7 @@ pub fn decide(diagnosis: &Diagnosis, policy: &Policy) -> Decision {
     if let Some(f) = has(diagnosis, FindingCode::SelectorMismatch) {
         return manual(f, selector_patch(svc, &ns, &f.evidence));
     }
-    if let Some(f) = has(diagnosis, FindingCode::ImagePullBackOff).filter(|f| f.evidence["on_newest_revision"] != false)
-    {
+    if let Some(f) = has(diagnosis, FindingCode::ImagePullBackOff).filter(|f| decisive(f)) {
         return rollback_or_manual(f, s, policy, &ns, &wl, image_fix(&f.evidence, &ns, &wl));
     }
     if let Some(f) = has(diagnosis, FindingCode::CreateContainerConfigError) {
@@ -313,7 +312,7 @@ pub fn decide(diagnosis: &Diagnosis, policy: &Policy) -> Decision {
     if rollout.is_some() {
         return Decision::WaitForRollout;
     }
-    if let Some(f) = has(diagnosis, FindingCode::PortMismatch).filter(|f| f.severity == Severity::Critical) {
+    if let Some(f) = has(diagnosis, FindingCode::PortMismatch).filter(|f| decisive(f)) {
         let port = f.evidence["container_ports"][0]["port"].as_i64().map_or("<port>".into(), |p| p.to_string());
         let bad = f.evidence["service_ports"][0]["port"].as_i64();
         let ports = s.target.service.spec.as_ref().and_then(|sp| sp.ports.as_deref()).unwrap_or_default();
@@ -510,8 +509,18 @@ pub const PRECEDENCE: &[FindingCode] = &[
 pub fn primary_finding(diagnosis: &Diagnosis) -> Option<&Finding> {
     PRECEDENCE
         .iter()
-        .find_map(|code| diagnosis.findings.iter().find(|f| f.code == *code))
+        .find_map(|code| diagnosis.findings.iter().find(|f| f.code == *code && decisive(f)))
         .or_else(|| diagnosis.findings.first())
+}
+
+/// Whether [`decide`] acts on this finding: not on image pulls of an older revision being
+/// replaced, nor on a numeric targetPort that the containers merely do not declare.
+fn decisive(f: &Finding) -> bool {
+    match f.code {
+        FindingCode::ImagePullBackOff => f.evidence["on_newest_revision"] != false,
+        FindingCode::PortMismatch => f.severity == Severity::Critical,
+        _ => true,
+    }
 }
 
 /// One sentence for the result's `diagnosis`: the [`primary_finding`], plus the codes of the

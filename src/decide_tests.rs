@@ -432,4 +432,5 @@ fn image_pull_on_an_older_revision_does_not_decide() {
     assert_eq!(pull.severity, Severity::Warning);
     assert!(pull.message.ends_with("of an older revision."), "{}", pull.message);
     assert!(matches!(decide(&d, &Policy::default()), Decision::Restart { .. }));
+    assert_eq!(primary_finding(&d).map(|f| f.code), Some(FindingCode::CrashLoopBackOff));
 }
