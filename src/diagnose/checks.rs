@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
@@ -17,6 +16,10 @@ use super::evidence::{
 use super::{ConfigKind, Snapshot, Workload};
 use crate::events::{Finding, FindingCode, Severity};
 use crate::resolve::selector_string;
+
+pub use super::rollout::{
+    RolloutStage, RolloutState, check_progress_deadline, check_rollout_in_progress, rollout_state,
+};
 
 /// Runs every check; findings sorted by severity (most severe first), then code. `Healthy` only
 /// when nothing else but `ReplicasManagedExternally` (which is context, not trouble) was found.
@@ -63,12 +66,12 @@ pub fn check_all(s: &Snapshot) -> Vec<Finding> {
     out
 }
 
-fn finding(code: FindingCode, severity: Severity, message: String, evidence: Value) -> Option<Finding> {
+pub(super) fn finding(code: FindingCode, severity: Severity, message: String, evidence: Value) -> Option<Finding> {
     Some(Finding { code, severity, message, evidence })
 }
 
 /// Critical when nothing serves (no ready pod), else a warning: the service limps on.
-fn impact(s: &Snapshot) -> Severity {
+pub(super) fn impact(s: &Snapshot) -> Severity {
     if ready_pod_count(s) == 0 { Severity::Critical } else { Severity::Warning }
 }
 
@@ -76,7 +79,7 @@ fn svc(s: &Snapshot) -> &str {
     &s.target.service_name
 }
 
-fn workload_name(s: &Snapshot) -> String {
+pub(super) fn workload_name(s: &Snapshot) -> String {
     s.workload.as_ref().map(|w| w.reference().to_string()).unwrap_or_else(|| "its workload".into())
 }
 
@@ -627,148 +630,6 @@ pub fn check_port_mismatch(s: &Snapshot) -> Option<Finding> {
             "service_ports": bad.iter().map(|(n, p, t)| json!({"name": n, "port": p, "target_port": t})).collect::<Vec<_>>(),
             "container_ports": declared.iter().map(|(c, n, p)| json!({"container": c, "name": n, "port": p})).collect::<Vec<_>>(),
         }),
-    )
-}
-
-fn deployment(s: &Snapshot) -> Option<&Deployment> {
-    match s.workload.as_ref()? {
-        Workload::Deployment(d) => Some(d),
-        Workload::StatefulSet(_) => None,
-    }
-}
-
-/// The Deployment's Progressing condition says ProgressDeadlineExceeded.
-pub fn check_progress_deadline(s: &Snapshot) -> Option<Finding> {
-    let d = deployment(s)?;
-    let cond = d.status.as_ref()?.conditions.as_ref()?.iter().find(|c| {
-        c.type_ == "Progressing" && c.status == "False" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
-    })?;
-    let msg = cond.message.clone().unwrap_or_default();
-    finding(
-        FindingCode::ProgressDeadlineExceeded,
-        impact(s),
-        format!("The rollout of {} exceeded its progress deadline: {msg}", workload_name(s)),
-        json!({"workload": workload_name(s), "message": msg, "revision": s.workload.as_ref().and_then(|w| w.revision()),
-               "warnings": warnings_about(s, &[])}),
-    )
-}
-
-/// Where a rollout stands, by kubectl's rule.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RolloutState {
-    /// Done.
-    Complete,
-    /// Still going.
-    InProgress {
-        /// Which of kubectl's conditions is not met yet.
-        stage: RolloutStage,
-        /// kubectl's sentence.
-        message: String,
-    },
-    /// ProgressDeadlineExceeded; kubectl's sentence.
-    Failed(String),
-}
-
-/// Which step of kubectl's rule a rollout waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RolloutStage {
-    /// observedGeneration < generation.
-    Observe,
-    /// updated < desired.
-    Update,
-    /// Old replicas still running.
-    OldReplicas,
-    /// available < updated: only waiting for pods to become available.
-    Availability,
-}
-
-impl RolloutStage {
-    /// Snake-case name for evidence.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RolloutStage::Observe => "observe",
-            RolloutStage::Update => "update",
-            RolloutStage::OldReplicas => "old_replicas",
-            RolloutStage::Availability => "availability",
-        }
-    }
-}
-
-/// kubectl's rollout-status rule, in order: observedGeneration ≥ generation; fail on
-/// ProgressDeadlineExceeded; updated ≥ desired; no old replicas; available ≥ updated.
-pub fn rollout_state(d: &Deployment) -> RolloutState {
-    let name = d.metadata.name.as_deref().unwrap_or_default();
-    let st = d.status.clone().unwrap_or_default();
-    if d.metadata.generation.unwrap_or(0) > st.observed_generation.unwrap_or(0) {
-        return RolloutState::InProgress {
-            stage: RolloutStage::Observe,
-            message: "Waiting for deployment spec update to be observed...".into(),
-        };
-    }
-    let deadline = st
-        .conditions
-        .iter()
-        .flatten()
-        .any(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
-    if deadline {
-        return RolloutState::Failed(format!("deployment \"{name}\" exceeded its progress deadline"));
-    }
-    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let (replicas, updated, available) =
-        (st.replicas.unwrap_or(0), st.updated_replicas.unwrap_or(0), st.available_replicas.unwrap_or(0));
-    let wait = format!("Waiting for deployment \"{name}\" rollout to finish:");
-    if updated < desired {
-        return RolloutState::InProgress {
-            stage: RolloutStage::Update,
-            message: format!("{wait} {updated} out of {desired} new replicas have been updated..."),
-        };
-    }
-    if replicas > updated {
-        return RolloutState::InProgress {
-            stage: RolloutStage::OldReplicas,
-            message: format!("{wait} {} old replicas are pending termination...", replicas - updated),
-        };
-    }
-    if available < updated {
-        return RolloutState::InProgress {
-            stage: RolloutStage::Availability,
-            message: format!("{wait} {available} of {updated} updated replicas are available..."),
-        };
-    }
-    RolloutState::Complete
-}
-
-/// A rollout that is not complete and has not failed (only run when no failure was found).
-pub fn check_rollout_in_progress(s: &Snapshot) -> Option<Finding> {
-    let w = s.workload.as_ref().filter(|w| w.desired() > 0)?;
-    let (stage, message) = match w {
-        Workload::Deployment(d) => match rollout_state(d) {
-            RolloutState::InProgress { stage, message } => (stage, message),
-            _ => return None,
-        },
-        Workload::StatefulSet(set) => {
-            let st = set.status.clone().unwrap_or_default();
-            let pending = set.metadata.generation.unwrap_or(0) > st.observed_generation.unwrap_or(0)
-                || st.updated_replicas.unwrap_or(0) < w.desired()
-                || st.update_revision.as_ref().is_some_and(|u| Some(u) != st.current_revision.as_ref());
-            if !pending {
-                return None;
-            }
-            (RolloutStage::Update, format!("Waiting for statefulset \"{}\" rolling update to complete...", w.name()))
-        }
-    };
-    finding(
-        FindingCode::RolloutInProgress,
-        Severity::Info,
-        match stage {
-            // Also what recreated or restarted pods look like: no new revision, just pods starting.
-            RolloutStage::Availability => {
-                format!("{} is waiting for its pods to become available: {message}", w.reference())
-            }
-            _ => format!("A rollout of {} is in progress: {message}", w.reference()),
-        },
-        json!({"workload": w.reference().to_string(), "message": message, "stage": stage.as_str(),
-               "desired": w.desired(), "ready": w.ready()}),
     )
 }
 

@@ -1,5 +1,6 @@
 //! Each check: ok (healthy snapshot), finding (reference-shaped trouble), not applicable.
 
+use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::json;
 
 use super::*;

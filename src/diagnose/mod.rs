@@ -8,6 +8,7 @@ pub(crate) mod fake_api;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod logs;
+mod rollout;
 mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
