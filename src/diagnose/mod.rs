@@ -9,6 +9,8 @@ pub(crate) mod fake_api;
 pub(crate) mod fixtures;
 pub mod logs;
 mod rollout;
+#[cfg(all(test, feature = "sim"))]
+mod sim_tests;
 mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
