@@ -98,3 +98,33 @@ async fn oom_kill_is_manual_with_the_doubled_limit() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn bad_image_names_undo_and_rolls_back_only_when_allowed() {
+    let (sim, client) = sim().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let patch = json!({"spec":{"template":{"spec":{"containers":[{"name":"server","image":"invalid-image:latest"}]}}}});
+    deployments.patch(NAME, &PatchParams::default(), &Patch::Strategic(patch)).await.expect("patched");
+    let d = diagnose_until(&client, NAME, |d| has(d, FindingCode::ImagePullBackOff)).await;
+    let Decision::Manual { reason, recommendation } = decide(&d, &Policy::default()) else { panic!("manual expected") };
+    assert!(reason.contains("\"invalid-image:latest\""), "{reason}");
+    assert!(
+        recommendation.contains("kubectl -n cortex-system rollout undo deployment/sandfly-mcp-server"),
+        "{recommendation}"
+    );
+    assert!(matches!(decide(&d, &Policy { allow_rollback: true }), Decision::Rollback { .. }));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn crash_loop_restarts() {
+    let (sim, client) = sim().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let patch = json!({"spec":{"template":{"spec":{"containers":[{"name":"server","env":[{"name":"SIM_CRASH","value":"1"}]}]}}}});
+    deployments.patch(NAME, &PatchParams::default(), &Patch::Strategic(patch)).await.expect("patched");
+    let d = diagnose_until(&client, NAME, |d| has(d, FindingCode::CrashLoopBackOff)).await;
+    assert!(matches!(decide(&d, &Policy::default()), Decision::Restart { .. }));
+    let crash = d.findings.iter().find(|f| f.code == FindingCode::CrashLoopBackOff).expect("finding");
+    assert_eq!(crash.evidence["pods"][0]["last_exit_code"], 1);
+    sim.shutdown().await;
+}
