@@ -83,7 +83,10 @@ pub fn parse_ndjson(stdout: &str, code: i32) -> Vec<Value> {
             assert!(obj.contains_key(*key), "line {i} ({kind}) lacks {key:?}: {raw}");
         }
         for key in obj.keys() {
-            assert!(COMMON.contains(&key.as_str()) || extra.contains(&key.as_str()), "line {i} ({kind}) has unknown key {key:?}");
+            assert!(
+                COMMON.contains(&key.as_str()) || extra.contains(&key.as_str()),
+                "line {i} ({kind}) has unknown key {key:?}"
+            );
         }
         assert_eq!(obj["v"], 1);
         assert_eq!(obj["seq"].as_u64(), Some(i as u64 + 1), "seq must count 1, 2, 3...: {raw}");
@@ -115,7 +118,13 @@ pub fn heal(sim: &Sim, args: &[&str]) -> Run {
 }
 
 fn spawn_heal(sim: &Sim, args: &[&str]) -> std::process::Child {
-    sim.self_heal().args(["--output", "ndjson"]).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    sim.self_heal()
+        .args(["--output", "ndjson"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 fn kubectl(sim: &Sim, args: &[&str]) -> String {
@@ -233,7 +242,11 @@ fn persistent_crash_loop_is_not_healed_and_says_why() {
     assert_eq!(run.code, 1, "{}", run.dump());
     assert_eq!(run.result()["outcome"], "not_healed");
     let text = run.lines.iter().map(|l| l.to_string()).collect::<String>();
-    assert!(text.contains("exit code 1") || text.contains("\"exit_code\":1") || text.contains("exitCode"), "{}", run.dump());
+    assert!(
+        text.contains("exit code 1") || text.contains("\"exit_code\":1") || text.contains("exitCode"),
+        "{}",
+        run.dump()
+    );
     assert!(text.contains("connection to database failed"), "the container's error log line: {}", run.dump());
     assert!(run.result()["fix_attempted"].is_string(), "{}", run.dump());
 }
@@ -420,7 +433,8 @@ fn deadline_exceeded_exits_124_with_a_result() {
 fn legacy_output_is_progress_lines_then_one_json_line() {
     let sim = demo_at(2);
     kubectl(&sim, &["scale", DEPLOY, "--replicas=0"]);
-    let out = sim.self_heal().args(["--output", "legacy", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]).output().unwrap();
+    let out =
+        sim.self_heal().args(["--output", "legacy", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
