@@ -129,3 +129,23 @@ async fn events_written_through_events_v1_show_in_core_v1() {
     assert_eq!(got.reason.as_deref(), Some("Scaled"));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn patches_that_are_not_objects_are_refused_not_fatal() {
+    let (sim, _client) = sim_and_client().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/namespaces/cortex-system/services/sandfly-mcp-server", sim.url);
+    for body in ["\"x\"", "[1]", r#"{"metadata":"x"}"#, r#"{"spec":"x"}"#] {
+        let r = http
+            .patch(&url)
+            .header("content-type", "application/merge-patch+json")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{body}: connection dropped: {e}"));
+        assert!(r.status().is_client_error() || r.status().is_success(), "{body}: {}", r.status());
+    }
+    let svc = http.get(&url).send().await.unwrap().json::<serde_json::Value>().await.unwrap();
+    assert_eq!(svc["metadata"]["name"], "sandfly-mcp-server");
+    sim.shutdown().await;
+}

@@ -177,6 +177,9 @@ pub(super) fn create(st: &ApiState, t: &Target, req: &Req) -> Result<Response, A
 /// Builds the next state of an object from what the client sent: the main resource keeps
 /// identity and status from the stored object, `/status` changes only `.status`.
 fn merge_write(st: &ApiState, t: &Target, current: &Value, sent: Value) -> Result<Value, ApiError> {
+    if !sent.is_object() || !(sent["metadata"].is_object() || sent["metadata"].is_null()) {
+        return Err(ApiError::bad_request("the body of the request was in an unknown format"));
+    }
     if sent["metadata"]["resourceVersion"]
         .as_str()
         .is_some_and(|rv| Some(rv) != current["metadata"]["resourceVersion"].as_str())
@@ -216,6 +219,17 @@ fn merge_write(st: &ApiState, t: &Target, current: &Value, sent: Value) -> Resul
                 if let Some(m) = next.as_object_mut() {
                     m.remove("status");
                 }
+            }
+        }
+    }
+    if t.res == &resources::SERVICES
+        && next["spec"].is_object()
+        && next["spec"]["clusterIP"].as_str().is_none_or(str::is_empty)
+    {
+        // A Service keeps its address for life; an update that leaves it out keeps it.
+        for field in ["clusterIP", "clusterIPs"] {
+            if let Some(v) = current["spec"].get(field) {
+                next["spec"][field] = v.clone();
             }
         }
     }
