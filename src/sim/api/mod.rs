@@ -47,7 +47,16 @@ pub struct ApiState {
 impl ApiState {
     /// State over a store; `shutdown` ends open watches when it becomes true.
     pub fn new(store: Arc<Store>, cfg: SimConfig, shutdown: tokio::sync::watch::Receiver<bool>) -> Self {
-        ApiState { store, cfg, shutdown, http: reqwest::Client::new(), next_ip: AtomicU32::new(10) }
+        ApiState {
+            store,
+            cfg,
+            shutdown,
+            http: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            next_ip: AtomicU32::new(10),
+        }
     }
 
     /// A fresh ClusterIP from 10.96.0.0/12 (10.96.0.1 is the `kubernetes` Service's).
