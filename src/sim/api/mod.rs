@@ -1,6 +1,12 @@
 //! kube-sim's API server: one axum fallback handler that routes Kubernetes REST paths to the
 //! handlers of each concern (objects, patch, watch, discovery, tables, logs, proxy).
-
+//!
+//! Served: every resource of [`resources::ALL`] under `/api/v1` and `/apis/<g>/<v>`, with
+//! get/list/watch/create/update/patch/delete/deletecollection, the `status`, `scale`, `log`,
+//! `eviction`, `binding` and services `proxy` subresources, aggregated and legacy discovery,
+//! a minimal OpenAPI v3 (enough for `kubectl create|apply -f`) and Tables. Not served:
+//! server-side apply (415), `limit`/`continue` paging (one page), exec/attach/port-forward,
+//! authentication and authorization.
 mod defaults;
 mod discovery;
 mod event_views;
