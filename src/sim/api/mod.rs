@@ -5,8 +5,9 @@
 //! get/list/watch/create/update/patch/delete/deletecollection, the `status`, `scale`, `log`,
 //! `eviction`, `binding` and services `proxy` subresources, aggregated and legacy discovery,
 //! a minimal OpenAPI v3 (enough for `kubectl create|apply -f`) and Tables. Not served:
-//! server-side apply (415), `limit`/`continue` paging (one page), exec/attach/port-forward,
-//! authentication and authorization.
+//! field ownership in server-side apply (applying is a strategic merge here), `limit`/`continue`
+//! paging (one page), exec/attach/port-forward, authentication and authorization.
+
 mod defaults;
 mod discovery;
 mod event_views;

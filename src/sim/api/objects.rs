@@ -253,6 +253,19 @@ pub(super) fn update(st: &ApiState, t: &Target, req: &Req) -> Result<Response, A
 /// PATCH of an object or its status, in any of the supported patch formats.
 pub(super) fn patch(st: &ApiState, t: &Target, req: &Req) -> Result<Response, ApiError> {
     let kind = PatchType::from_content_type(req.header(header::CONTENT_TYPE))?;
+    if kind == PatchType::Apply && t.sub.is_none() && st.store.get(t.res, ns(t), name(t)).is_none() {
+        // Server-side apply creates what does not exist yet.
+        let mut obj = patch::parse_yaml(&req.body)?;
+        if !obj.is_object() {
+            return Err(ApiError::bad_request("the body of the request was in an unknown format"));
+        }
+        if !obj["metadata"].is_object() {
+            obj["metadata"] = json!({});
+        }
+        obj["metadata"]["name"] = json!(name(t));
+        let created = create_object(st, t.res, ns(t), obj, req.dry_run())?;
+        return Ok(json_response(StatusCode::CREATED, &created));
+    }
     let out = st.store.mutate(t.res, ns(t), name(t), req.dry_run(), |cur| {
         let patched = patch::apply(cur, kind, &req.body)?;
         *cur = merge_write(st, t, cur, patched)?;
