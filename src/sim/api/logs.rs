@@ -104,21 +104,22 @@ pub(super) fn logs(st: &ApiState, t: &Target, req: &Req) -> Result<Response, Api
 mod tests {
     use serde_json::json;
 
-    use crate::sim::{SimConfig, resources, start};
+    use crate::sim::resources;
 
     #[tokio::test]
     async fn log_refusals_match_the_kubelet() {
-        let sim = start(SimConfig::default(), "127.0.0.1:0".parse().unwrap(), Vec::new()).await.unwrap();
+        // No controllers: only this test writes the pods' statuses and logs.
+        let (url, st) = crate::sim::api::serve_without_controllers().await;
         let pod = |name: &str, state: serde_json::Value| {
             json!({"metadata": {"name": name}, "spec": {"nodeName": "sim-node-1", "containers": [{"name": "c", "image": "i"}]},
                 "status": {"containerStatuses": [{"name": "c", "state": state, "ready": false, "restartCount": 0}]}})
         };
-        let s = &sim.store;
+        let s = &st.store;
         s.create(&resources::PODS, "default", pod("pull", json!({"waiting": {"reason": "ImagePullBackOff"}})), false)
             .unwrap();
         s.create(&resources::PODS, "default", pod("run", json!({"running": {}})), false).unwrap();
         s.append_log("default", "run", "c", "hello");
-        let base = format!("{}/api/v1/namespaces/default/pods", sim.url);
+        let base = format!("{url}/api/v1/namespaces/default/pods");
         let get = |path: String| {
             let url = format!("{base}/{path}");
             async move {
@@ -144,6 +145,5 @@ mod tests {
         let (code, body) = get("run/log?container=nope".into()).await;
         assert_eq!(code, 400);
         assert!(body.contains("container nope is not valid for pod run"), "{body}");
-        sim.shutdown().await;
     }
 }

@@ -318,6 +318,22 @@ async fn route(st: &Arc<ApiState>, t: &Target, req: &Req) -> Result<Response, Ap
     }
 }
 
+/// An API server with the built-in objects and no controllers, for tests that write
+/// statuses themselves: its URL and state.
+#[cfg(test)]
+pub(crate) async fn serve_without_controllers() -> (String, Arc<ApiState>) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    // Never sent: the server lives as long as the test's runtime.
+    std::mem::forget(tx);
+    let st = Arc::new(ApiState::new(Arc::new(Store::new()), SimConfig::default(), rx));
+    crate::sim::seed::builtins(&st).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(st.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, st)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

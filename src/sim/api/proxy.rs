@@ -106,7 +106,7 @@ mod tests {
     use axum::http::Uri;
     use serde_json::json;
 
-    use crate::sim::{SimConfig, resources, start};
+    use crate::sim::resources;
 
     #[tokio::test]
     async fn forwards_to_a_ready_endpoint_and_relays_the_answer() {
@@ -117,24 +117,24 @@ mod tests {
         });
         tokio::spawn(async move { axum::serve(backend, app).await });
 
-        let sim = start(SimConfig::default(), "127.0.0.1:0".parse().unwrap(), Vec::new()).await.unwrap();
+        // No controllers: only this test writes the Endpoints.
+        let (url, st) = crate::sim::api::serve_without_controllers().await;
         let svc =
             json!({"metadata": {"name": "s"}, "spec": {"ports": [{"name": "http", "port": 80, "targetPort": port}]}});
-        sim.store.create(&resources::SERVICES, "default", svc, false).unwrap();
+        st.store.create(&resources::SERVICES, "default", svc, false).unwrap();
         let eps = json!({"metadata": {"name": "s"}, "subsets": [{"addresses": [{"ip": "127.0.0.1"}],
             "ports": [{"name": "http", "port": port, "protocol": "TCP"}]}]});
-        sim.store.create(&resources::ENDPOINTS, "default", eps, false).unwrap();
+        st.store.create(&resources::ENDPOINTS, "default", eps, false).unwrap();
 
-        let url = format!("{}/api/v1/namespaces/default/services/s:http/proxy/mcp/x?a=1", sim.url);
-        let r = reqwest::Client::new().post(url).body("ping").send().await.unwrap();
+        let target = format!("{url}/api/v1/namespaces/default/services/s:http/proxy/mcp/x?a=1");
+        let r = reqwest::Client::new().post(target).body("ping").send().await.unwrap();
         assert_eq!(r.status().as_u16(), 418);
         assert_eq!(r.text().await.unwrap(), "/mcp/x?a=1 ping");
 
-        sim.store.delete(&resources::ENDPOINTS, "default", "s", false).unwrap();
-        let r = reqwest::get(format!("{}/api/v1/namespaces/default/services/s/proxy/", sim.url)).await.unwrap();
+        st.store.delete(&resources::ENDPOINTS, "default", "s", false).unwrap();
+        let r = reqwest::get(format!("{url}/api/v1/namespaces/default/services/s/proxy/")).await.unwrap();
         assert_eq!(r.status().as_u16(), 503);
         let status: serde_json::Value = r.json().await.unwrap();
         assert_eq!(status["message"], "no endpoints available for service \"s\"");
-        sim.shutdown().await;
     }
 }
