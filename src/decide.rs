@@ -449,8 +449,13 @@ fn selector_patch(svc: &str, ns: &str, ev: &Value) -> String {
     }
     let body = json!({"spec": {"selector": patch}});
     let workload = ev["workload"].as_str().unwrap_or("the workload");
+    let text = |m: &serde_json::Map<String, Value>| {
+        m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",")
+    };
     format!(
-        "Make service/{svc} select the pods of {workload}: kubectl -n {ns} patch service/{svc} -p '{body}' (or give {workload}'s pod template the labels the Service selects)"
+        "service/{svc} selects {} but the pods of {workload} are labelled {}. Make the Service select them: kubectl -n {ns} patch service/{svc} -p '{body}' (or give {workload}'s pod template the labels the Service selects)",
+        text(&selector),
+        text(&labels)
     )
 }
 

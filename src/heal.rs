@@ -596,13 +596,17 @@ impl Run {
                 });
             }
         };
+        // A plain wait is bounded by the start-up grace: pods not ready by then are diagnosed
+        // again (and then restarted) instead of being waited for until the deadline.
+        let wait_deadline =
+            if is_wait { self.deadline.min(Instant::now() + diagnose::STARTUP_GRACE) } else { self.deadline };
         let outcome = match decision {
             Decision::WaitForPods => {
                 let want = diagnosis.snapshot.workload.as_ref().map_or(1, |w| w.desired()).max(1);
                 let selector = resolve::selector_string(&target.selector);
-                wait::wait_pods_ready(client, self.ns(), &selector, want, self.deadline, on_progress).await
+                wait::wait_pods_ready(client, self.ns(), &selector, want, wait_deadline, on_progress).await
             }
-            _ => wait::wait_rollout(client, self.ns(), &workload.name, self.deadline, on_progress).await,
+            _ => wait::wait_rollout(client, self.ns(), &workload.name, wait_deadline, on_progress).await,
         }
         .map_err(|e| match e {
             wait::WaitError::Watch { what, namespace, source } => Error::Api {
@@ -635,6 +639,19 @@ impl Run {
                 }
                 return self.not_healed_after(client, target, fix, message, pod.as_ref()).await;
             }
+            WaitOutcome::TimedOut { .. } if is_wait && Instant::now() < self.deadline => {
+                self.emit(Event::Action {
+                    action: ActionKind::Wait,
+                    status: ActionStatus::Failed,
+                    message: format!(
+                        "{} after {}",
+                        outcome.message(),
+                        humantime::format_duration(diagnose::STARTUP_GRACE)
+                    ),
+                    detail: json!({}),
+                });
+                return Box::pin(self.second_round(client, probe_client, target)).await;
+            }
             WaitOutcome::TimedOut { .. } => return Ok(self.timed_out()),
         }
 
@@ -657,6 +674,42 @@ impl Run {
                 self.ns(),
                 workload.name
             ))))
+        }
+    }
+
+    /// After a plain wait ran out of patience: diagnose again and act on what is found now
+    /// (e.g. pods that never became ready get a restart). Acts at most once more.
+    async fn second_round(&self, client: &Client, probe_client: &Client, target: &Target) -> Result<Ending, Error> {
+        self.progress(Phase::Diagnose, "Still not ready after the start-up grace; diagnosing again");
+        let diagnosis = self.diagnose(client, target).await?;
+        self.report_findings(&diagnosis.findings);
+        let mut decision = decide::decide(&diagnosis, &self.policy());
+        if matches!(decision, Decision::Scale { .. } | Decision::Restart { .. } | Decision::Rollback { .. })
+            && let Some(reason) = self.breaker_open(target)
+        {
+            decision = Decision::Refuse { reason };
+        }
+        let sentence = decide::diagnosis_sentence(&diagnosis);
+        match &decision {
+            Decision::Scale { .. } | Decision::Restart { .. } | Decision::Rollback { .. } => {
+                self.emit_plan(&decision);
+                self.remediate(client, probe_client, target, &diagnosis, &decision).await
+            }
+            Decision::Manual { .. } => Ok(self.manual(&decision, sentence)),
+            Decision::Refuse { reason } => {
+                self.emit_plan(&decision);
+                Ok(Ending::new(Outcome::Refused, exit::REFUSED, sentence).recommending(Some(reason.clone())))
+            }
+            Decision::Healthy | Decision::WaitForPods | Decision::WaitForRollout => {
+                self.emit_plan(&decision);
+                if self.plan.command == Command::Remediate || self.verify(probe_client, target).await {
+                    let mut ending = Ending::new(Outcome::Healed, exit::OK, sentence);
+                    ending.fix_applied = Some("Waited for the pods to become ready".into());
+                    Ok(ending)
+                } else {
+                    Ok(self.unreachable_ending())
+                }
+            }
         }
     }
 

@@ -518,10 +518,27 @@ pub fn check_unschedulable(s: &Snapshot) -> Option<Finding> {
 }
 
 /// Running pods that are not ready, not already explained by a container that cannot start.
+/// How long a pod that has never restarted may take to become ready before it counts as
+/// `NotReady` (a restart would only start it over).
+pub const STARTUP_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A pod still starting up: no container restarted, started less than [`STARTUP_GRACE`] ago.
+pub fn is_starting(p: &k8s_openapi::api::core::v1::Pod, now: jiff::Timestamp) -> bool {
+    let never_restarted = statuses(p).all(|cs| cs.restart_count == 0);
+    let young = p
+        .status
+        .as_ref()
+        .and_then(|st| st.start_time.as_ref())
+        .is_some_and(|t| now.duration_since(t.0).unsigned_abs() < STARTUP_GRACE);
+    never_restarted && young
+}
+
 pub fn check_not_ready(s: &Snapshot) -> Option<Finding> {
     let running: Vec<_> =
         live_pods(s).filter(|p| p.status.as_ref().and_then(|st| st.phase.as_deref()) == Some("Running")).collect();
-    let unready: Vec<_> = running.iter().filter(|p| !is_pod_ready(p) && !has_bad_waiting(p)).collect();
+    let now = jiff::Timestamp::now();
+    let unready: Vec<_> =
+        running.iter().filter(|p| !is_pod_ready(p) && !has_bad_waiting(p) && !is_starting(p, now)).collect();
     if unready.is_empty() {
         return None;
     }

@@ -173,6 +173,15 @@ fn demo_at(replicas: u32) -> Sim {
     sim
 }
 
+/// Every pod of the current revision gets `env` (no old pods left to serve): scale to 0, set
+/// the env, scale back to 2.
+fn break_all_pods(sim: &Sim, env: &str) {
+    kubectl(sim, &["scale", DEPLOY, "--replicas=0"]);
+    rollout_done(sim);
+    kubectl(sim, &["set", "env", DEPLOY, env]);
+    kubectl(sim, &["scale", DEPLOY, "--replicas=2"]);
+}
+
 fn assert_answers(sim: &Sim) {
     let url = format!("{}/health", sim.service_url(NS, SVC));
     eventually("the service to answer", Duration::from_secs(10), || (http_get_status(&url) == Some(200)).then_some(()));
@@ -218,7 +227,7 @@ fn deleted_pods_are_waited_for_not_restarted() {
 #[test]
 fn crash_loop_that_clears_after_a_restart_is_restarted() {
     let sim = demo_at(2);
-    kubectl(&sim, &["set", "env", DEPLOY, "SIM_CRASH=until-restart"]);
+    break_all_pods(&sim, "SIM_CRASH=until-restart");
     wait_for_reason(&sim, "CrashLoopBackOff");
 
     let run = heal(&sim, &["heal", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]);
@@ -235,7 +244,7 @@ fn crash_loop_that_clears_after_a_restart_is_restarted() {
 #[test]
 fn persistent_crash_loop_is_not_healed_and_says_why() {
     let sim = demo_at(2);
-    kubectl(&sim, &["set", "env", DEPLOY, "SIM_CRASH=1"]);
+    break_all_pods(&sim, "SIM_CRASH=1");
     wait_for_reason(&sim, "CrashLoopBackOff");
 
     let run = heal(&sim, &["heal", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]);
@@ -379,7 +388,7 @@ fn two_concurrent_heals_make_one_remediation() {
 #[test]
 fn breaker_refuses_after_the_allowed_remediations() {
     let sim = demo_at(2);
-    kubectl(&sim, &["set", "env", DEPLOY, "SIM_CRASH=1"]);
+    break_all_pods(&sim, "SIM_CRASH=1");
     wait_for_reason(&sim, "CrashLoopBackOff");
     let args = ["--max-remediations", "1", "heal", SVC, "connect ECONNREFUSED"];
 
