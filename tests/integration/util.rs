@@ -44,6 +44,8 @@ impl Sim {
             .arg(&kubeconfig)
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
+            // Warnings only, so a failing test's output shows what matters.
+            .env("RUST_LOG", std::env::var("SIM_LOG").unwrap_or_else(|_| "warn".to_string()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
