@@ -504,3 +504,20 @@ fn diagnose_changes_nothing_and_reports_problems_with_exit_1() {
     assert!(run.finding_codes().contains(&"ScaledToZero".to_string()));
     assert_eq!(deployment(&sim)["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
 }
+
+#[test]
+fn service_without_any_workload_needs_a_human() {
+    let sim = demo_at(2);
+    let svc = sim.dir().join("orphan.yaml");
+    std::fs::write(
+        &svc,
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: orphan\n  namespace: cortex-system\nspec:\n  selector:\n    tier: nothing-runs-this\n  ports:\n  - port: 80\n",
+    )
+    .unwrap();
+    kubectl(&sim, &["create", "-f", svc.to_str().unwrap()]);
+
+    let run = heal(&sim, &["heal", "orphan", "connect ECONNREFUSED"]);
+    assert_eq!(run.code, 3, "{}", run.dump());
+    assert!(run.finding_codes().contains(&"WorkloadNotFound".to_string()), "{}", run.dump());
+    assert!(run.events("action").is_empty(), "nothing to act on: {}", run.dump());
+}
