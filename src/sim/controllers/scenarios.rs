@@ -501,3 +501,23 @@ async fn service_port_changes_keep_the_url_and_add_named_urls() {
     .await;
     ctrl.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clusters_on_one_machine_do_not_share_pods() {
+    let (a, ctrl_a) = cluster(json!([])).await;
+    let (b, ctrl_b) = cluster(json!([])).await;
+    for s in [&a, &b] {
+        eventually("rollout", || rolled_out(&deploy(s)).then_some(())).await;
+    }
+    let ips = |s: &Store| -> Vec<String> {
+        pods(s).iter().map(|p| p["status"]["podIP"].as_str().unwrap_or_default().to_string()).collect()
+    };
+    let (ia, ib) = (ips(&a), ips(&b));
+    assert!(ia.iter().all(|ip| !ib.contains(ip)), "{ia:?} {ib:?}");
+    let (ua, ub) = (url(&a), url(&b));
+    set_replicas(&a, 0);
+    eventually_async("a refuses", || async { refused(&ua).await }).await;
+    assert_eq!(health(&ub).await, Some(200), "b is not affected");
+    ctrl_a.shutdown().await;
+    ctrl_b.shutdown().await;
+}
