@@ -422,7 +422,7 @@ async fn not_ready_pods_are_not_endpoints_and_ready_delay_is_literal() {
     assert!(refused(&url(&store)).await, "no ready endpoints");
 
     patch_template(&store, |t| {
-        t["spec"]["containers"][0]["env"] = json!([{"name": "SIM_READY_DELAY", "value": "700ms"}])
+        t["spec"]["containers"][0]["env"] = json!([{"name": "SIM_READY_DELAY", "value": "1200ms"}])
     });
     let started = tokio::time::Instant::now();
     let running = eventually("a new pod running", || {
@@ -434,7 +434,7 @@ async fn not_ready_pods_are_not_endpoints_and_ready_delay_is_literal() {
     .await;
     assert_eq!(running["status"]["containerStatuses"][0]["ready"], false, "not ready before the delay");
     eventually("rollout", || rolled_out(&deploy(&store)).then_some(())).await;
-    assert!(started.elapsed() >= Duration::from_millis(600), "the delay is not scaled");
+    assert!(started.elapsed() >= Duration::from_millis(1100), "the delay is not scaled");
     ctrl.shutdown().await;
 }
 
