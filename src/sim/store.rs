@@ -263,7 +263,7 @@ impl Store {
         if rv + 1 < oldest && inner.history.len() >= HISTORY {
             return Err(ApiError::expired(format!("too old resource version: {rv} ({})", oldest - 1)));
         }
-        Ok(inner.history.iter().filter(|c| c.rv > rv && std::ptr::eq(c.resource, res)).cloned().collect())
+        Ok(inner.history.iter().filter(|c| c.rv > rv && c.resource == res).cloned().collect())
     }
 
     /// One object.
@@ -457,7 +457,7 @@ impl Store {
         inner.rv += 1;
         let rv = inner.rv;
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-        if std::ptr::eq(res, &resources::PODS) {
+        if res == &resources::PODS {
             inner.logs.retain(|(n, p, _), _| !(n == ns && p == name));
         }
         self.record(&mut inner, res, ChangeKind::Deleted, obj.clone(), rv);
