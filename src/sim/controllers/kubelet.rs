@@ -419,7 +419,7 @@ fn start(ctx: &Ctx, pod: &Value, spec: &Value, c: &mut Container, ip: Ipv4Addr, 
     let ready_at = if faults.not_ready || crash_at.is_some() {
         None
     } else if let Some(d) = faults.ready_delay {
-        Some(now + d)
+        now.checked_add(d)
     } else if let Some(d) = probe_delay {
         Some(now + ctx.scaled(d))
     } else {
