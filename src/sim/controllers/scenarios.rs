@@ -140,6 +140,12 @@ async fn scale_to_zero_refuses_and_scale_back_answers() {
     set_replicas(&store, 0);
     eventually_async("connection refused", || async { refused(&url).await }).await;
     eventually("pods gone", || pods(&store).is_empty().then_some(())).await;
+    let port = url::Url::parse(&url).unwrap().port().unwrap();
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    assert!(
+        other.bind(std::net::SocketAddr::from(([127, 0, 0, 1], port))).is_err(),
+        "a closed proxy still holds its port"
+    );
     let rs = &store.list(&REPLICASETS, Some(NS)).0[0];
     assert_eq!(rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"], "0");
     assert_eq!(rs["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"], "0");
