@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use super::podserver::{Behaviour, PodServer};
 use super::recorder::{self, Type};
-use super::runtime::{Faults, full_image, go_duration, image_id, missing_config, pullable};
+use super::runtime::{Faults, full_image, go_duration, image_id, missing_config, pullable, tagged};
 use super::{Ctx, Wake, meta, terminating};
 use crate::sim::resources::{CONFIGMAPS, PODS, SECRETS};
 use crate::sim::store::now as ts_now;
@@ -203,7 +203,7 @@ impl Kubelet {
                 .iter()
                 .map(|c| Container {
                     name: c["name"].as_str().unwrap_or_default().to_string(),
-                    image: c["image"].as_str().unwrap_or_default().to_string(),
+                    image: tagged(c["image"].as_str().unwrap_or_default()),
                     state: State::Creating,
                     next: Some(now + ctx.scaled(1.0)),
                     restarts: 0,
