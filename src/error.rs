@@ -7,6 +7,7 @@ use crate::cli::UsageError;
 use crate::client::{ApiFailure, ClientError};
 use crate::events::Outcome;
 use crate::exit;
+use crate::resolve::ResolveError;
 
 /// How a run failed. Stage errors are added here as variants; [`Error::exit_code`] stays
 /// an exhaustive match so that each one gets a deliberate code.
@@ -28,6 +29,9 @@ pub enum Error {
         /// The error text ([`crate::client::short_reason`]).
         message: String,
     },
+    /// The Service could not be resolved to pods (API failures map like [`Error::Api`]).
+    #[error(transparent)]
+    Resolve(#[from] crate::resolve::ResolveError),
     /// The overall deadline passed.
     #[error("failed to finish within {}", humantime::format_duration(*.0))]
     Timeout(Duration),
@@ -80,6 +84,10 @@ impl Error {
             Error::Client(ClientError::Api { failure, .. }) => access(*failure),
             Error::Client(_) => Some("Check the kubeconfig: kubectl config view --minify".to_string()),
             Error::Api { failure, .. } => access(*failure),
+            Error::Resolve(e) => match e.kube_error() {
+                Some(err) => access(crate::client::classify(err)),
+                None => Some("Check the Service and --selector: kubectl get service -o wide".to_string()),
+            },
             Error::Timeout(_) => {
                 Some("Look at the rollout: kubectl rollout status; raise --timeout if it is just slow".to_string())
             }
@@ -99,6 +107,11 @@ impl Error {
                 ApiFailure::NotFound => exit::MANUAL,
                 // Someone else changed the object under us and retrying did not help.
                 ApiFailure::Conflict => exit::NOT_HEALED,
+            },
+            Error::Resolve(e) => match e {
+                ResolveError::Api { source, .. } => Error::api("resolve", source).exit_code(),
+                ResolveError::InvalidSelector { .. } => exit::USAGE,
+                ResolveError::ServiceNotFound { .. } | ResolveError::NoSelector { .. } => exit::MANUAL,
             },
             Error::Timeout(_) => exit::TIMEOUT,
         }

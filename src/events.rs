@@ -264,6 +264,8 @@ pub enum Outcome {
     Error,
     /// The deadline passed.
     Timeout,
+    /// `--dry-run`: the fix was planned and accepted by the server's dry run; nothing changed.
+    Planned,
 }
 
 /// The last line of every run. Keeps the predecessor's keys (`success`, `diagnosis`,

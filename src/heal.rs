@@ -1,49 +1,820 @@
-//! TEMPORARY stub of the pipeline (the lead replaces this file): connects to the cluster,
-//! checks the API answers, and reports `error` because nothing else is implemented here.
+//! The pipeline: the one place that orders the stages and turns what they return into events.
+//!
+//! `heal` = diagnose → (lock → re-diagnose → decide → act → wait) → verify; `remediate` stops
+//! before verify; `diagnose` and `verify` run their stage alone. A healthy service is answered
+//! without any write (no Lease, no annotation). Everything runs under one deadline; when it
+//! passes, the run ends with exit 124 and a result line all the same.
 
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::Instant as StdInstant;
 
-use crate::cli::RunPlan;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::Client;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::act::{self, ActError};
+use crate::cli::{Command, ProbeKind as CliProbe, RunPlan};
 use crate::client;
+use crate::decide::{self, Decision, Policy};
+use crate::diagnose::{self, Diagnosis};
 use crate::error::Error;
-use crate::events::{Event, Outcome, RunResult};
+use crate::events::{
+    ActionKind, ActionStatus, CheckKind, Event, Finding, FindingCode, Outcome, Phase, RunResult, Severity,
+};
+use crate::exit;
 use crate::report::{Reporter, sink_for};
+use crate::resolve::{self, Overrides, ResolveError, Target, WorkloadKind};
+use crate::safety::{self, LockError, LockGuard};
+use crate::verify::{self, ProbeKind, VerifyRequest};
+use crate::wait::{self, WaitOutcome};
 
-/// Runs the plan and returns the process exit code.
+/// How a run ended: everything the result line needs besides timing.
+#[derive(Debug)]
+struct Ending {
+    outcome: Outcome,
+    exit_code: i32,
+    diagnosis: String,
+    fix_applied: Option<String>,
+    fix_attempted: Option<String>,
+    recommendation: Option<String>,
+}
+
+impl Ending {
+    fn new(outcome: Outcome, exit_code: i32, diagnosis: impl Into<String>) -> Self {
+        Ending {
+            outcome,
+            exit_code,
+            diagnosis: diagnosis.into(),
+            fix_applied: None,
+            fix_attempted: None,
+            recommendation: None,
+        }
+    }
+
+    fn recommending(mut self, recommendation: Option<String>) -> Self {
+        self.recommendation = recommendation;
+        self
+    }
+}
+
+/// What the run has learnt so far; read when the deadline cuts it short.
+#[derive(Default)]
+struct Progress {
+    findings: Vec<FindingCode>,
+    diagnosis: Option<String>,
+    fix_attempted: Option<String>,
+}
+
+/// One run's shared context.
+struct Run {
+    plan: RunPlan,
+    reporter: Reporter,
+    run_id: String,
+    deadline: Instant,
+    progress: Mutex<Progress>,
+    /// The heal lock, once taken; released after the run, also after a timeout.
+    lock: Mutex<Option<LockGuard>>,
+}
+
+/// Runs the plan and returns the process exit code. Always emits `started` first and `result`
+/// last.
 pub async fn execute(plan: RunPlan) -> i32 {
-    let start = Instant::now();
-    let run = format!("{}-{}", jiff::Timestamp::now().as_millisecond(), std::process::id());
-    let reporter = Reporter::new(run, plan.service.clone(), plan.namespace.clone(), sink_for(plan.output));
+    let started = StdInstant::now();
+    let run_id = format!("{:x}-{:x}", jiff::Timestamp::now().as_millisecond(), std::process::id());
+    let reporter = Reporter::new(run_id.clone(), plan.service.clone(), plan.namespace.clone(), sink_for(plan.output));
     reporter.emit(Event::Started {
         command: plan.command.as_str().to_string(),
         error: plan.error.clone(),
         url: plan.url.as_ref().map(|u| u.to_string()),
         dry_run: plan.dry_run,
     });
-    let outcome = match client::connect_described(&plan.kube).await {
-        Ok((c, target)) => client::check_reachable(&c, &target).await.map_err(Error::from),
-        Err(e) => Err(Error::from(e)),
-    };
-    let err = outcome.err();
-    let code = err.as_ref().map_or(crate::exit::NOT_HEALED, Error::exit_code);
-    let diagnosis = match &err {
-        Some(e) => {
-            eprintln!("self-heal: {e}");
-            e.to_string()
+    let deadline = Instant::now() + plan.timeout;
+    let run = Arc::new(Run {
+        plan,
+        reporter: reporter.clone(),
+        run_id,
+        deadline,
+        progress: Mutex::new(Progress::default()),
+        lock: Mutex::new(None),
+    });
+
+    let ending = match tokio::time::timeout_at(deadline, run.pipeline()).await {
+        Ok(Ok(ending)) => ending,
+        Ok(Err(err)) => {
+            eprintln!("self-heal: {err}");
+            let mut ending = Ending::new(err.outcome(), err.exit_code(), err.to_string());
+            ending.recommendation = err.recommendation();
+            ending
         }
-        None => "the healing pipeline is not implemented in this build".to_string(),
+        Err(_) => run.timed_out(),
     };
+    run.release_lock().await;
+
+    let findings = run.progress.lock().unwrap_or_else(|e| e.into_inner()).findings.clone();
     reporter.emit(Event::Result(RunResult {
-        success: false,
-        outcome: err.as_ref().map_or(Outcome::Error, Error::outcome),
-        diagnosis,
-        fix_applied: None,
-        fix_attempted: None,
-        recommendation: err.as_ref().and_then(Error::recommendation),
-        findings: Vec::new(),
-        duration_ms: start.elapsed().as_millis() as u64,
-        exit_code: code,
+        success: ending.exit_code == exit::OK,
+        outcome: ending.outcome,
+        diagnosis: ending.diagnosis,
+        fix_applied: ending.fix_applied,
+        fix_attempted: ending.fix_attempted,
+        recommendation: ending.recommendation,
+        findings,
+        duration_ms: started.elapsed().as_millis() as u64,
+        exit_code: ending.exit_code,
         timestamp: jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
     }));
-    code
+    ending.exit_code
+}
+
+impl Run {
+    fn emit(&self, event: Event) {
+        self.reporter.emit(event);
+    }
+
+    fn progress(&self, phase: Phase, message: impl Into<String>) {
+        self.emit(Event::Progress { phase, message: message.into() });
+    }
+
+    fn note(&self, f: impl FnOnce(&mut Progress)) {
+        f(&mut self.progress.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    fn ns(&self) -> &str {
+        &self.plan.namespace
+    }
+
+    /// The result when the deadline passed: what was known by then.
+    fn timed_out(&self) -> Ending {
+        let p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ending = Ending::new(
+            Outcome::Timeout,
+            exit::TIMEOUT,
+            p.diagnosis.clone().unwrap_or_else(|| "The deadline passed before a diagnosis was made.".into()),
+        );
+        ending.fix_attempted = p.fix_attempted.clone();
+        ending.recommendation = Some(format!(
+            "self-heal did not finish within {}; look at the rollout (kubectl -n {} rollout status {}) or raise --timeout",
+            humantime::format_duration(self.plan.timeout),
+            self.ns(),
+            self.plan.service,
+        ));
+        ending
+    }
+
+    async fn release_lock(&self) {
+        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(guard) = guard {
+            // Bounded: the lease expires by itself if the API does not answer.
+            match tokio::time::timeout(std::time::Duration::from_secs(3), guard.release()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("failed to release the heal lock: {e}"),
+                Err(_) => tracing::warn!("failed to release the heal lock in time; it expires by itself"),
+            }
+        }
+    }
+
+    async fn pipeline(self: &Arc<Self>) -> Result<Ending, Error> {
+        let loaded = client::load(&self.plan.kube).await?;
+        let described = loaded.describe();
+        let build = |e: kube::Error| client::ClientError::Build { target: described.clone(), reason: e.to_string() };
+        let probe_client = verify::probe_client(loaded.config.clone()).map_err(build)?;
+        let client = Client::try_from(loaded.config).map_err(build)?;
+        client::check_reachable(&client, &described).await?;
+
+        self.progress(Phase::Diagnose, format!("Resolving service {}/{}", self.ns(), self.plan.service));
+        let overrides = Overrides { selector: self.plan.selector.clone(), port: self.plan.port };
+        let target = match resolve::resolve(&client, self.ns(), &self.plan.service, &overrides).await {
+            Ok(target) => target,
+            Err(ResolveError::ServiceNotFound { .. }) => {
+                let (finding, decision) = decide::service_not_found(self.ns(), &self.plan.service);
+                self.report_findings(std::slice::from_ref(&finding));
+                return Ok(self.manual(&decision, finding.message.clone()));
+            }
+            Err(ResolveError::NoSelector { .. }) => {
+                let decision = Decision::Manual {
+                    reason: format!(
+                        "Service {}/{} has no selector, so no pods belong to it.",
+                        self.ns(),
+                        self.plan.service
+                    ),
+                    recommendation: format!(
+                        "Name its pods with --selector (e.g. --selector app={}), or give the Service a selector: kubectl -n {} edit service/{}",
+                        self.plan.service,
+                        self.ns(),
+                        self.plan.service
+                    ),
+                };
+                return Ok(self.manual(&decision, decision.reason()));
+            }
+            Err(e) => return Err(Error::from(e)),
+        };
+
+        match self.plan.command {
+            Command::Verify => self.verify_only(&probe_client, &target).await,
+            Command::Diagnose => self.diagnose_only(&client, &target).await,
+            Command::Heal | Command::Remediate => self.heal(&client, &probe_client, &target).await,
+        }
+    }
+
+    async fn diagnose(&self, client: &Client, target: &Target) -> Result<Diagnosis, Error> {
+        let diagnosis = diagnose::diagnose(client, target).await.map_err(|e| match e {
+            diagnose::DiagnoseError::Api { what, source } => Error::api(what, &source),
+        })?;
+        let sentence = decide::diagnosis_sentence(&diagnosis);
+        self.note(|p| p.diagnosis = Some(sentence));
+        Ok(diagnosis)
+    }
+
+    fn report_findings(&self, findings: &[Finding]) {
+        for f in findings {
+            self.note(|p| {
+                if !p.findings.contains(&f.code) {
+                    p.findings.push(f.code);
+                }
+            });
+            self.emit(Event::Finding(f.clone()));
+        }
+    }
+
+    async fn diagnose_only(&self, client: &Client, target: &Target) -> Result<Ending, Error> {
+        let diagnosis = self.diagnose(client, target).await?;
+        self.report_findings(&diagnosis.findings);
+        let decision = decide::decide(&diagnosis, &self.policy());
+        self.emit_plan(&decision);
+        let sentence = decide::diagnosis_sentence(&diagnosis);
+        Ok(match decision {
+            Decision::Healthy => Ending::new(Outcome::Healthy, exit::OK, sentence),
+            other => Ending::new(Outcome::NotHealed, exit::NOT_HEALED, sentence)
+                .recommending(Some(recommendation_for(&other, self.ns(), &self.plan.service, &diagnosis))),
+        })
+    }
+
+    async fn verify_only(&self, probe_client: &Client, target: &Target) -> Result<Ending, Error> {
+        let ok = self.verify(probe_client, target).await;
+        Ok(if ok {
+            Ending::new(Outcome::Healthy, exit::OK, format!("Service {} answers.", self.plan.service))
+        } else {
+            self.unreachable_ending()
+        })
+    }
+
+    fn unreachable_ending(&self) -> Ending {
+        Ending::new(Outcome::NotHealed, exit::NOT_HEALED, format!("Service {} does not answer.", self.plan.service))
+            .recommending(Some(format!("Run self-heal diagnose {} -n {} to see why", self.plan.service, self.ns())))
+    }
+
+    fn policy(&self) -> Policy {
+        Policy { allow_rollback: self.plan.allow_rollback }
+    }
+
+    fn emit_plan(&self, decision: &Decision) {
+        self.emit(Event::Plan { action: decision.action_kind(), reason: decision.reason(), detail: decision.detail() });
+    }
+
+    async fn heal(&self, client: &Client, probe_client: &Client, target: &Target) -> Result<Ending, Error> {
+        let mut diagnosis = self.diagnose(client, target).await?;
+        self.report_findings(&diagnosis.findings);
+        let mut decision = decide::decide(&diagnosis, &self.policy());
+
+        if decision == Decision::Healthy {
+            if self.plan.command == Command::Remediate {
+                self.emit_plan(&decision);
+                return Ok(Ending::new(Outcome::Healthy, exit::OK, decide::diagnosis_sentence(&diagnosis)));
+            }
+            self.progress(Phase::Verify, "Nothing looks wrong; checking that the service answers");
+            if self.verify(probe_client, target).await {
+                self.emit_plan(&decision);
+                return Ok(Ending::new(Outcome::Healthy, exit::OK, decide::diagnosis_sentence(&diagnosis)));
+            }
+            decision = self.with_unreachable(&mut diagnosis);
+        }
+
+        // Something to do: take the lock (not in a dry run, which writes nothing), then look
+        // again, since another healer may have fixed it while this one waited.
+        if !self.plan.dry_run
+            && matches!(
+                decision,
+                Decision::Scale { .. }
+                    | Decision::Restart { .. }
+                    | Decision::Rollback { .. }
+                    | Decision::WaitForPods
+                    | Decision::WaitForRollout
+            )
+        {
+            self.progress(Phase::Remediate, format!("Taking the heal lock for {}", self.plan.service));
+            let guard = match safety::acquire(client, self.ns(), &self.plan.service, &self.run_id, self.deadline).await
+            {
+                Ok(guard) => guard,
+                Err(LockError::Busy { holder }) => {
+                    let reason = format!(
+                        "Another healer ({holder}) is working on {} and did not finish in time.",
+                        self.plan.service
+                    );
+                    let decision = Decision::Refuse { reason: reason.clone() };
+                    self.emit_plan(&decision);
+                    return Ok(Ending::new(Outcome::Refused, exit::REFUSED, reason));
+                }
+                Err(LockError::Api { what, source, .. }) => {
+                    return Err(Error::api(format!("{what} the heal lock"), &source));
+                }
+            };
+            *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
+
+            let before: Vec<FindingCode> = diagnosis.findings.iter().map(|f| f.code).collect();
+            diagnosis = self.diagnose(client, target).await?;
+            let after: Vec<FindingCode> = diagnosis.findings.iter().map(|f| f.code).collect();
+            if after != before {
+                self.progress(Phase::Diagnose, "The service changed while waiting for the lock; diagnosing again");
+                self.report_findings(&diagnosis.findings);
+            }
+            decision = decide::decide(&diagnosis, &self.policy());
+            if decision == Decision::Healthy {
+                if self.verify(probe_client, target).await {
+                    self.emit_plan(&decision);
+                    return Ok(Ending::new(
+                        Outcome::Healthy,
+                        exit::OK,
+                        format!("{} (fixed by another healer meanwhile)", decide::diagnosis_sentence(&diagnosis)),
+                    ));
+                }
+                decision = self.with_unreachable(&mut diagnosis);
+            }
+            if let (Some(n), Some(w)) = (decide::replicas_to_record(&diagnosis.snapshot), target.workload.as_ref())
+                && w.kind == WorkloadKind::Deployment
+            {
+                // Remembered so that a later scale to 0 can be undone exactly.
+                if let Err(e) = act::remember_replicas(client, self.ns(), &w.name, n).await {
+                    tracing::warn!("failed to remember {n} replicas: {e}");
+                }
+            }
+        }
+
+        if matches!(decision, Decision::Scale { .. } | Decision::Restart { .. } | Decision::Rollback { .. })
+            && let Some(reason) = self.breaker_open(target)
+        {
+            decision = Decision::Refuse { reason };
+        }
+        self.emit_plan(&decision);
+        let sentence = decide::diagnosis_sentence(&diagnosis);
+        let ending = match &decision {
+            Decision::Healthy => Ending::new(Outcome::Healthy, exit::OK, sentence),
+            Decision::Manual { .. } => self.manual(&decision, sentence),
+            Decision::Refuse { reason } => {
+                Ending::new(Outcome::Refused, exit::REFUSED, sentence).recommending(Some(reason.clone()))
+            }
+            Decision::Scale { .. } | Decision::Restart { .. } | Decision::Rollback { .. } => {
+                return self.remediate(client, probe_client, target, &diagnosis, &decision).await;
+            }
+            Decision::WaitForPods | Decision::WaitForRollout => {
+                return self.wait_then_verify(client, probe_client, target, &diagnosis, &decision, None).await;
+            }
+        };
+        Ok(ending)
+    }
+
+    /// Why the breaker refuses another remediation, if it does (state in the held Lease).
+    fn breaker_open(&self, target: &Target) -> Option<String> {
+        if self.plan.dry_run {
+            return None;
+        }
+        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let open = safety::breaker_allows(
+            guard.as_ref()?.lease(),
+            self.plan.max_remediations,
+            self.plan.breaker_window,
+            jiff::Timestamp::now(),
+        )
+        .err()?;
+        let wl = target.workload.as_ref().map_or_else(|| "the workload".to_string(), |w| w.to_string());
+        Some(format!(
+            "Breaker open: {open} (at most {} per service). The same fix keeps failing: look at the cause (kubectl -n {ns} describe {wl}; kubectl -n {ns} logs {wl} --previous)",
+            self.plan.max_remediations,
+            ns = self.ns()
+        ))
+    }
+
+    /// Adds the `Unreachable` finding after a failed probe and decides again.
+    fn with_unreachable(&self, diagnosis: &mut Diagnosis) -> Decision {
+        let finding = Finding {
+            code: FindingCode::Unreachable,
+            severity: Severity::Critical,
+            message: format!("Service {} does not answer although its pods look fine.", self.plan.service),
+            evidence: json!({"url": self.plan.url.as_ref().map(|u| u.to_string()), "error": self.plan.error}),
+        };
+        self.report_findings(std::slice::from_ref(&finding));
+        diagnosis.findings.push(finding);
+        decide::decide(diagnosis, &self.policy())
+    }
+
+    fn manual(&self, decision: &Decision, diagnosis: String) -> Ending {
+        self.emit_plan(decision);
+        Ending::new(Outcome::Manual, exit::MANUAL, diagnosis)
+            .recommending(decision.recommendation().map(str::to_string))
+    }
+
+    /// Scale, restart or roll back, record it, then wait and verify.
+    async fn remediate(
+        &self,
+        client: &Client,
+        probe_client: &Client,
+        target: &Target,
+        diagnosis: &Diagnosis,
+        decision: &Decision,
+    ) -> Result<Ending, Error> {
+        let Some(workload) = target.workload.as_ref().filter(|w| w.kind == WorkloadKind::Deployment) else {
+            let what = target.workload.as_ref().map_or("the workload".to_string(), |w| w.to_string());
+            let command = match decision {
+                Decision::Scale { to, .. } => format!("kubectl -n {} scale {what} --replicas={to}", self.ns()),
+                _ => format!("kubectl -n {} rollout restart {what}", self.ns()),
+            };
+            let manual = Decision::Manual {
+                reason: format!("self-heal acts on Deployments only; {what} needs a human."),
+                recommendation: command,
+            };
+            return Ok(self.manual(&manual, decide::diagnosis_sentence(diagnosis)));
+        };
+        let name = workload.name.as_str();
+        let action = decision.action_kind();
+
+        let started_msg = match decision {
+            Decision::Scale { to, .. } => format!("Scaling deployment/{name} to {to} replicas"),
+            Decision::Restart { .. } => format!("Restarting deployment/{name} (rollout restart)"),
+            _ => format!("Rolling back deployment/{name} to its previous revision"),
+        };
+        let dry = if self.plan.dry_run { " (dry run)" } else { "" };
+        self.progress(Phase::Remediate, format!("{started_msg}{dry}"));
+        self.emit(Event::Action {
+            action,
+            status: ActionStatus::Started,
+            message: format!("{started_msg}{dry}"),
+            detail: json!({"deployment": name, "dry_run": self.plan.dry_run}),
+        });
+        self.note(|p| p.fix_attempted = Some(started_msg.clone()));
+
+        let done: Result<(String, Value), ActError> = match decision {
+            Decision::Scale { to, source } => {
+                act::scale(client, self.ns(), name, *to, self.plan.dry_run).await.map(|d| {
+                    (
+                        format!("Scaled deployment/{name} from {} to {} replicas", d.from, d.to),
+                        json!({"from": d.from, "to": d.to, "changed": d.changed, "source": source}),
+                    )
+                })
+            }
+            Decision::Restart { .. } => act::restart(client, self.ns(), name, self.plan.dry_run)
+                .await
+                .map(|d| (format!("Restarted deployment/{name}"), json!({"restartedAt": d.restarted_at}))),
+            _ => act::rollback(client, self.ns(), name, self.plan.dry_run).await.map(|d| {
+                (
+                    format!("Rolled back deployment/{name} to revision {} ({})", d.to_revision, d.replica_set),
+                    json!({"replica_set": d.replica_set, "revision": d.to_revision, "changed": d.changed}),
+                )
+            }),
+        };
+        let (message, detail) = match done {
+            Ok(done) => done,
+            Err(e) => {
+                self.emit(Event::Action {
+                    action,
+                    status: ActionStatus::Failed,
+                    message: e.to_string(),
+                    detail: json!({"deployment": name}),
+                });
+                return match e {
+                    ActError::Paused { .. } => {
+                        Ok(Ending::new(Outcome::Refused, exit::REFUSED, decide::diagnosis_sentence(diagnosis))
+                            .recommending(Some(format!("kubectl -n {} rollout resume deployment/{name}", self.ns()))))
+                    }
+                    ActError::NoPreviousRevision { .. } => {
+                        Ok(Ending::new(Outcome::Manual, exit::MANUAL, decide::diagnosis_sentence(diagnosis))
+                            .recommending(Some(format!(
+                                "There is no earlier revision to roll back to: fix the image (kubectl -n {} set image deployment/{name} <container>=<image>)",
+                                self.ns()
+                            ))))
+                    }
+                    ActError::Conflict { .. } => {
+                        let mut ending =
+                            Ending::new(Outcome::NotHealed, exit::NOT_HEALED, decide::diagnosis_sentence(diagnosis));
+                        ending.fix_attempted = Some(started_msg);
+                        Ok(ending.recommending(Some("Another writer keeps changing the Deployment; try again".into())))
+                    }
+                    ActError::Api { what, source, .. } => Err(Error::api(format!("{what} deployment/{name}"), &source)),
+                };
+            }
+        };
+
+        if self.plan.dry_run {
+            self.emit(Event::Action {
+                action,
+                status: ActionStatus::Succeeded,
+                message: format!("{message} (dry run)"),
+                detail,
+            });
+            let mut ending = Ending::new(Outcome::Planned, exit::OK, decide::diagnosis_sentence(diagnosis));
+            ending.fix_attempted = Some(format!("{message} (dry run: nothing changed)"));
+            return Ok(ending.recommending(Some("Run again without --dry-run to apply the fix".into())));
+        }
+        self.emit(Event::Action { action, status: ActionStatus::Succeeded, message: message.clone(), detail });
+        self.record(client, target, action, &message).await;
+        // The breaker counts this remediation (state in the Lease, so it survives restarts).
+        let taken = self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut guard) = taken {
+            if let Err(e) = safety::record_remediation(client, &mut guard, self.plan.breaker_window).await {
+                tracing::warn!("failed to record the remediation for the breaker: {e}");
+            }
+            *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
+        }
+        self.wait_then_verify(client, probe_client, target, diagnosis, decision, Some(message)).await
+    }
+
+    /// One Kubernetes Event on the workload per action taken.
+    async fn record(&self, client: &Client, target: &Target, action: ActionKind, message: &str) {
+        let Some(w) = target.workload.as_ref() else { return };
+        let reason = match action {
+            ActionKind::Scale => "SelfHealScaled",
+            ActionKind::Restart => "SelfHealRestarted",
+            ActionKind::Rollback => "SelfHealRolledBack",
+            _ => "SelfHeal",
+        };
+        let involved = ObjectReference {
+            api_version: Some("apps/v1".into()),
+            kind: Some(w.kind.as_kind().into()),
+            name: Some(w.name.clone()),
+            namespace: Some(self.ns().to_string()),
+            ..ObjectReference::default()
+        };
+        let text = format!("{message} (self-heal run {})", self.run_id);
+        if let Err(e) = act::record_event(client, self.ns(), &involved, "Normal", reason, &text).await {
+            tracing::warn!("failed to record an Event for {}: {e}", w.name);
+        }
+    }
+
+    /// Waits for the rollout (or the recreated pods), then verifies (heal) or stops (remediate).
+    async fn wait_then_verify(
+        &self,
+        client: &Client,
+        probe_client: &Client,
+        target: &Target,
+        diagnosis: &Diagnosis,
+        decision: &Decision,
+        applied: Option<String>,
+    ) -> Result<Ending, Error> {
+        let Some(workload) = target.workload.as_ref() else {
+            return Ok(self.manual(
+                &Decision::Manual {
+                    reason: "No workload to wait for.".into(),
+                    recommendation: format!("kubectl -n {} get deployments --show-labels", self.ns()),
+                },
+                decide::diagnosis_sentence(diagnosis),
+            ));
+        };
+        let waiting_msg = match decision {
+            Decision::WaitForPods => "Waiting for the ReplicaSet to recreate the pods".to_string(),
+            Decision::WaitForRollout => "Waiting for the rollout in progress to finish".to_string(),
+            _ => format!("Waiting for {workload} to roll out"),
+        };
+        self.progress(Phase::Remediate, waiting_msg.clone());
+        let is_wait = applied.is_none();
+        if is_wait {
+            self.emit(Event::Action {
+                action: ActionKind::Wait,
+                status: ActionStatus::Started,
+                message: waiting_msg.clone(),
+                detail: json!({"workload": workload.to_string()}),
+            });
+        }
+        let mut last_message = String::new();
+        let on_progress = |p: &wait::RolloutProgress| {
+            if p.message != last_message {
+                last_message = p.message.clone();
+                self.emit(Event::Rollout {
+                    desired: p.desired,
+                    updated: p.updated,
+                    ready: p.ready,
+                    available: p.available,
+                    message: p.message.clone(),
+                });
+            }
+        };
+        // A plain wait is bounded by the start-up grace: pods not ready by then are diagnosed
+        // again (and then restarted) instead of being waited for until the deadline.
+        let wait_deadline =
+            if is_wait { self.deadline.min(Instant::now() + diagnose::STARTUP_GRACE) } else { self.deadline };
+        let outcome = match decision {
+            Decision::WaitForPods => {
+                let want = diagnosis.snapshot.workload.as_ref().map_or(1, |w| w.desired()).max(1);
+                let selector = resolve::selector_string(&target.selector);
+                wait::wait_pods_ready(client, self.ns(), &selector, want, wait_deadline, on_progress).await
+            }
+            _ => wait::wait_rollout(client, self.ns(), &workload.name, wait_deadline, on_progress).await,
+        }
+        .map_err(|e| match e {
+            wait::WaitError::Watch { what, namespace, source } => Error::Api {
+                doing: format!("watch {what} in namespace {namespace}"),
+                failure: client::ApiFailure::Other,
+                message: source.to_string(),
+            },
+        })?;
+
+        let fix = applied.clone().unwrap_or_else(|| waiting_msg.clone());
+        match &outcome {
+            WaitOutcome::Complete { .. } => {
+                if is_wait {
+                    self.emit(Event::Action {
+                        action: ActionKind::Wait,
+                        status: ActionStatus::Succeeded,
+                        message: outcome.message(),
+                        detail: json!({}),
+                    });
+                }
+            }
+            WaitOutcome::Failed { reason, message, pod } => {
+                if is_wait {
+                    self.emit(Event::Action {
+                        action: ActionKind::Wait,
+                        status: ActionStatus::Failed,
+                        message: message.clone(),
+                        detail: json!({"reason": reason}),
+                    });
+                }
+                return self.not_healed_after(client, target, fix, message, pod.as_ref()).await;
+            }
+            WaitOutcome::TimedOut { .. } if is_wait && Instant::now() < self.deadline => {
+                self.emit(Event::Action {
+                    action: ActionKind::Wait,
+                    status: ActionStatus::Failed,
+                    message: format!(
+                        "{} after {}",
+                        outcome.message(),
+                        humantime::format_duration(diagnose::STARTUP_GRACE)
+                    ),
+                    detail: json!({}),
+                });
+                return Box::pin(self.second_round(client, probe_client, target)).await;
+            }
+            WaitOutcome::TimedOut { .. } => return Ok(self.timed_out()),
+        }
+
+        if self.plan.command == Command::Remediate {
+            let mut ending = Ending::new(Outcome::Healed, exit::OK, decide::diagnosis_sentence(diagnosis));
+            ending.fix_applied = Some(fix);
+            return Ok(ending);
+        }
+        if self.verify(probe_client, target).await {
+            let mut ending = Ending::new(Outcome::Healed, exit::OK, decide::diagnosis_sentence(diagnosis));
+            ending.fix_applied = Some(fix);
+            Ok(ending)
+        } else {
+            let mut ending = Ending::new(Outcome::NotHealed, exit::NOT_HEALED, decide::diagnosis_sentence(diagnosis));
+            ending.fix_attempted = Some(fix);
+            Ok(ending.recommending(Some(format!(
+                "The rollout finished but the service still does not answer: kubectl -n {} describe service/{}; kubectl -n {} logs deployment/{}",
+                self.ns(),
+                self.plan.service,
+                self.ns(),
+                workload.name
+            ))))
+        }
+    }
+
+    /// After a plain wait ran out of patience: diagnose again and act on what is found now
+    /// (e.g. pods that never became ready get a restart). Acts at most once more.
+    async fn second_round(&self, client: &Client, probe_client: &Client, target: &Target) -> Result<Ending, Error> {
+        self.progress(Phase::Diagnose, "Still not ready after the start-up grace; diagnosing again");
+        let diagnosis = self.diagnose(client, target).await?;
+        self.report_findings(&diagnosis.findings);
+        let mut decision = decide::decide(&diagnosis, &self.policy());
+        if matches!(decision, Decision::Scale { .. } | Decision::Restart { .. } | Decision::Rollback { .. })
+            && let Some(reason) = self.breaker_open(target)
+        {
+            decision = Decision::Refuse { reason };
+        }
+        let sentence = decide::diagnosis_sentence(&diagnosis);
+        match &decision {
+            Decision::Scale { .. } | Decision::Restart { .. } | Decision::Rollback { .. } => {
+                self.emit_plan(&decision);
+                self.remediate(client, probe_client, target, &diagnosis, &decision).await
+            }
+            Decision::Manual { .. } => Ok(self.manual(&decision, sentence)),
+            Decision::Refuse { reason } => {
+                self.emit_plan(&decision);
+                Ok(Ending::new(Outcome::Refused, exit::REFUSED, sentence).recommending(Some(reason.clone())))
+            }
+            Decision::Healthy | Decision::WaitForPods | Decision::WaitForRollout => {
+                self.emit_plan(&decision);
+                if self.plan.command == Command::Remediate || self.verify(probe_client, target).await {
+                    let mut ending = Ending::new(Outcome::Healed, exit::OK, sentence);
+                    ending.fix_applied = Some("Waited for the pods to become ready".into());
+                    Ok(ending)
+                } else {
+                    Ok(self.unreachable_ending())
+                }
+            }
+        }
+    }
+
+    /// The fix did not take: diagnose the new state so the result names the cause and the
+    /// container's own words.
+    async fn not_healed_after(
+        &self,
+        client: &Client,
+        target: &Target,
+        fix: String,
+        why: &str,
+        pod: Option<&wait::PodFailure>,
+    ) -> Result<Ending, Error> {
+        self.progress(Phase::Diagnose, format!("The fix did not take ({why}); diagnosing the new pods"));
+        let after = self.diagnose(client, target).await?;
+        let new: Vec<Finding> = after.findings.iter().filter(|f| f.code != FindingCode::Healthy).cloned().collect();
+        self.report_findings(&new);
+        let mut recommendation = match decide::decide(&after, &self.policy()) {
+            Decision::Manual { recommendation, .. } => recommendation,
+            _ => format!(
+                "The new pods fail too: kubectl -n {} describe pods -l {}; kubectl -n {} logs -l {} --previous",
+                self.ns(),
+                resolve::selector_string(&target.selector),
+                self.ns(),
+                resolve::selector_string(&target.selector)
+            ),
+        };
+        if let Some(pod) = pod {
+            let exit = pod.last_exit_code.map_or(String::new(), |c| format!(", last exit code {c}"));
+            recommendation = format!(
+                "Pod {} container {} is in {} (restarts: {}{exit}). {recommendation}",
+                pod.pod, pod.container, pod.reason, pod.restart_count
+            );
+        }
+        if let Some(lines) = after.findings.iter().find(|f| f.code == FindingCode::LogErrors).map(log_excerpt)
+            && !lines.is_empty()
+        {
+            recommendation = format!("{recommendation} Last error lines: {lines}");
+        }
+        let mut ending = Ending::new(Outcome::NotHealed, exit::NOT_HEALED, decide::diagnosis_sentence(&after));
+        ending.fix_attempted = Some(fix);
+        Ok(ending.recommending(Some(recommendation)))
+    }
+
+    /// Ready endpoints, then the probe; emits one `check` event per result.
+    async fn verify(&self, probe_client: &Client, target: &Target) -> bool {
+        self.progress(Phase::Verify, format!("Verifying that {} answers", self.plan.service));
+        let req = VerifyRequest {
+            namespace: self.ns().to_string(),
+            service: target.service_name.clone(),
+            port: self.plan.port.or(target.port.as_ref().map(|p| p.port)),
+            url: self.plan.url.clone(),
+            probe: match self.plan.probe {
+                CliProbe::Http => ProbeKind::Http,
+                CliProbe::Mcp => ProbeKind::Mcp,
+                CliProbe::Tcp => ProbeKind::Tcp,
+            },
+            health_path: self.plan.health_path.clone(),
+            deadline: self.deadline,
+        };
+        let outcome = verify::verify(probe_client, &req, |c| {
+            self.emit(Event::Check {
+                check: c.kind,
+                ok: c.ok,
+                message: c.message.clone(),
+                latency_ms: c.latency.as_millis() as u64,
+            })
+        })
+        .await;
+        outcome.ok && outcome.checks.iter().any(|c| c.kind != CheckKind::Endpoints && c.ok)
+    }
+}
+
+/// The error lines of a `LogErrors` finding, joined for one sentence.
+fn log_excerpt(f: &Finding) -> String {
+    let mut lines = Vec::new();
+    collect_strings(&f.evidence, &mut lines);
+    lines.into_iter().take(3).collect::<Vec<_>>().join(" | ")
+}
+
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Array(lines)) = m.get("lines") {
+                out.extend(lines.iter().filter_map(|l| l.as_str().map(str::to_string)));
+            }
+            for (k, v) in m {
+                if k != "lines" {
+                    collect_strings(v, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        _ => {}
+    }
+}
+
+fn recommendation_for(decision: &Decision, ns: &str, service: &str, diagnosis: &Diagnosis) -> String {
+    match decision {
+        Decision::Manual { recommendation, .. } => recommendation.clone(),
+        Decision::Refuse { reason } => reason.clone(),
+        other => format!(
+            "{} To apply it: self-heal heal {service} -n {ns} ({})",
+            other.reason(),
+            decide::diagnosis_sentence(diagnosis)
+        ),
+    }
 }

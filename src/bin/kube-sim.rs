@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Parser;
 use self_heal::sim::{RunOptions, SimConfig};
 
@@ -30,12 +29,26 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kube-sim: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
+    anyhow::ensure!(
+        args.listen.ip().is_loopback(),
+        "--listen must be a loopback address: kube-sim has no authentication"
+    );
     anyhow::ensure!(args.time_scale > 0.0 && args.time_scale.is_finite(), "--time-scale must be a positive number");
     let opts = RunOptions {
         kubeconfig: args.kubeconfig,
@@ -44,5 +57,5 @@ async fn main() -> anyhow::Result<()> {
         demo: args.demo,
         cfg: SimConfig { time_scale: args.time_scale },
     };
-    self_heal::sim::run(opts).await.context("kube-sim failed")
+    Ok(self_heal::sim::run(opts).await?)
 }

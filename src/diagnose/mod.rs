@@ -1,1 +1,586 @@
-//! TODO
+//! Diagnosis: [`gather`] reads everything about a [`Target`] into a [`Snapshot`] (concurrently,
+//! read-only, never Secret data); [`check_all`] turns the snapshot into findings, purely.
+
+mod checks;
+mod evidence;
+#[cfg(test)]
+pub(crate) mod fake_api;
+#[cfg(test)]
+pub(crate) mod fixtures;
+pub mod logs;
+mod rollout;
+#[cfg(all(test, feature = "sim"))]
+mod sim_tests;
+mod workload;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::future::try_join_all;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Pod, PodSpec, Secret};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+
+pub use checks::{RolloutStage, RolloutState, STARTUP_GRACE, check_all, endpoint_counts, is_starting, rollout_state};
+pub use evidence::{event_time, is_pod_ready, ready_pod_count};
+pub use workload::{Workload, revision as workload_revision};
+
+use crate::events::Finding;
+use crate::resolve::{Target, WorkloadKind, selector_string};
+
+/// How many Warning events a snapshot keeps.
+pub const MAX_WARNINGS: usize = 10;
+/// How many pods get their Events read.
+const MAX_EVENT_PODS: usize = 10;
+
+/// Everything diagnosis read about a target, at one moment.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// What was resolved.
+    pub target: Target,
+    /// The workload object; `None` when there is none (or it vanished since resolution).
+    pub workload: Option<Workload>,
+    /// The Deployment's ReplicaSets (empty for a StatefulSet).
+    pub replica_sets: Vec<ReplicaSet>,
+    /// Pods of the Service's selector and of the workload's selector, by name.
+    pub pods: Vec<Pod>,
+    /// The Service's Endpoints object, if any.
+    pub endpoints: Option<Endpoints>,
+    /// The Service's EndpointSlices.
+    pub endpoint_slices: Vec<EndpointSlice>,
+    /// All Events of the workload itself (e.g. `ScalingReplicaSet`), oldest first.
+    pub workload_events: Vec<Event>,
+    /// The last [`MAX_WARNINGS`] Warning events of the workload, its ReplicaSets and pods, oldest first.
+    pub warnings: Vec<Event>,
+    /// HorizontalPodAutoscalers in the namespace.
+    pub hpas: Vec<HorizontalPodAutoscaler>,
+    /// KEDA ScaledObjects in the namespace (empty when KEDA is not installed).
+    pub scaled_objects: Vec<DynamicObject>,
+    /// Error-looking log lines of failing containers.
+    pub logs: Vec<logs::ContainerLog>,
+    /// ConfigMaps and Secrets the pod template references, and whether they exist.
+    pub config_refs: Vec<ConfigRef>,
+    /// When no workload was resolved: the namespace's Deployments and StatefulSets, to spot a
+    /// selector that does not match the workload it was meant for.
+    pub candidates: Vec<Workload>,
+}
+
+/// ConfigMap or Secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ConfigKind {
+    /// core/v1 ConfigMap.
+    ConfigMap,
+    /// core/v1 Secret.
+    Secret,
+}
+
+impl ConfigKind {
+    /// `ConfigMap` or `Secret`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigKind::ConfigMap => "ConfigMap",
+            ConfigKind::Secret => "Secret",
+        }
+    }
+}
+
+/// A ConfigMap or Secret the pod template needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigRef {
+    /// Which kind.
+    pub kind: ConfigKind,
+    /// Its name.
+    pub name: String,
+    /// Whether every reference to it is `optional: true`.
+    pub optional: bool,
+    /// Whether it exists; `None` when not allowed to look.
+    pub exists: Option<bool>,
+}
+
+/// A snapshot and what the checks found in it.
+#[derive(Clone, Debug)]
+pub struct Diagnosis {
+    /// What was read.
+    pub snapshot: Snapshot,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+}
+
+/// Why diagnosis could not read the cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum DiagnoseError {
+    /// The API server refused or could not be reached.
+    #[error("failed to {what}")]
+    Api {
+        /// What was being read.
+        what: String,
+        /// The client error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl DiagnoseError {
+    /// The underlying client error (to map unreachable/forbidden to exit 5).
+    pub fn kube_error(&self) -> Option<&kube::Error> {
+        match self {
+            DiagnoseError::Api { source, .. } => Some(source),
+        }
+    }
+
+    /// What was being done and the client error, for `crate::error::Error::api(doing, err)`.
+    pub fn api_parts(&self) -> (&str, &kube::Error) {
+        match self {
+            DiagnoseError::Api { what, source } => (what, source),
+        }
+    }
+}
+
+/// Reads and checks: [`gather`] then [`check_all`].
+///
+/// # Errors
+/// [`DiagnoseError`] when a required read fails.
+pub async fn diagnose(client: &kube::Client, target: &Target) -> Result<Diagnosis, DiagnoseError> {
+    let snapshot = gather(client, target).await?;
+    let findings = check_all(&snapshot);
+    Ok(Diagnosis { snapshot, findings })
+}
+
+fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> DiagnoseError {
+    let what = what.into();
+    move |source| DiagnoseError::Api { what, source }
+}
+
+fn is_status(e: &kube::Error, codes: &[u16]) -> bool {
+    matches!(e, kube::Error::Api(s) if codes.contains(&s.code))
+}
+
+/// Turns a 404 (and the given extra codes) into `fallback`.
+fn tolerate<T>(r: Result<T, kube::Error>, codes: &[u16], fallback: T) -> Result<T, kube::Error> {
+    match r {
+        Err(e) if is_status(&e, &[&[404u16][..], codes].concat()) => Ok(fallback),
+        other => other,
+    }
+}
+
+/// Reads everything the checks need. Optional reads that answer 404 count as "none".
+///
+/// # Errors
+/// [`DiagnoseError::Api`] when a read fails for another reason than absence.
+pub async fn gather(client: &kube::Client, target: &Target) -> Result<Snapshot, DiagnoseError> {
+    let ns = target.namespace.as_str();
+    let svc = target.service_name.as_str();
+    let pods_api: Api<Pod> = Api::namespaced(client.clone(), ns);
+
+    // Phase 1: what depends only on the target.
+    let workload_fut = async {
+        let Some(w) = &target.workload else { return Ok(None) };
+        let what = format!("read {w} in {ns}");
+        Ok(match w.kind {
+            WorkloadKind::Deployment => Api::<Deployment>::namespaced(client.clone(), ns)
+                .get_opt(&w.name)
+                .await
+                .map_err(api_err(what))?
+                .map(|d| Workload::Deployment(Box::new(d))),
+            WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), ns)
+                .get_opt(&w.name)
+                .await
+                .map_err(api_err(what))?
+                .map(|s| Workload::StatefulSet(Box::new(s))),
+        })
+    };
+    let svc_pods_fut = async {
+        let lp = ListParams::default().labels(&selector_string(&target.selector));
+        pods_api.list(&lp).await.map(|l| l.items).map_err(api_err(format!("list pods of service {ns}/{svc}")))
+    };
+    let endpoints_fut = async {
+        Api::<Endpoints>::namespaced(client.clone(), ns)
+            .get_opt(svc)
+            .await
+            .map_err(api_err(format!("read endpoints {ns}/{svc}")))
+    };
+    let slices_fut = async {
+        let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={svc}"));
+        let r = Api::<EndpointSlice>::namespaced(client.clone(), ns).list(&lp).await.map(|l| l.items);
+        tolerate(r, &[], Vec::new()).map_err(api_err(format!("list endpointslices of {ns}/{svc}")))
+    };
+    let hpas_fut = async {
+        let r = Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), ns).list(&ListParams::default()).await;
+        tolerate(r.map(|l| l.items), &[], Vec::new()).map_err(api_err(format!("list horizontalpodautoscalers in {ns}")))
+    };
+    let keda_fut = async {
+        let gvk = GroupVersionKind::gvk("keda.sh", "v1alpha1", "ScaledObject");
+        let ar = ApiResource::from_gvk_with_plural(&gvk, "scaledobjects");
+        let r = Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar).list(&ListParams::default()).await;
+        // No CRD answers 404; a role that may not read KEDA objects is not a reason to stop.
+        tolerate(r.map(|l| l.items), &[403], Vec::new()).map_err(api_err(format!("list keda scaledobjects in {ns}")))
+    };
+    let candidates_fut = async {
+        if target.workload.is_some() {
+            return Ok(Vec::new());
+        }
+        let deps = Api::<Deployment>::namespaced(client.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .map_err(api_err(format!("list deployments in {ns}")))?;
+        let sets = Api::<StatefulSet>::namespaced(client.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .map_err(api_err(format!("list statefulsets in {ns}")))?;
+        let mut out: Vec<Workload> = deps.items.into_iter().map(|d| Workload::Deployment(Box::new(d))).collect();
+        out.extend(sets.items.into_iter().map(|s| Workload::StatefulSet(Box::new(s))));
+        Ok(out)
+    };
+    let (workload, svc_pods, endpoints, endpoint_slices, hpas, scaled_objects, candidates) =
+        futures::try_join!(workload_fut, svc_pods_fut, endpoints_fut, slices_fut, hpas_fut, keda_fut, candidates_fut)?;
+
+    // Phase 2: what depends on the workload.
+    let wl_selector = workload.as_ref().and_then(|w| w.selector()).map(label_selector_string).filter(|s| !s.is_empty());
+    let rs_fut = async {
+        match (&workload, &wl_selector) {
+            (Some(w @ Workload::Deployment(_)), Some(sel)) => {
+                let lp = ListParams::default().labels(sel);
+                let items = Api::<ReplicaSet>::namespaced(client.clone(), ns)
+                    .list(&lp)
+                    .await
+                    .map_err(api_err(format!("list replicasets of {}", w.reference())))?
+                    .items;
+                Ok(items.into_iter().filter(|rs| owned_by(rs.metadata.owner_references.as_deref(), w.name())).collect())
+            }
+            _ => Ok(Vec::new()),
+        }
+    };
+    let wl_pods_fut = async {
+        match &wl_selector {
+            Some(sel) if *sel != selector_string(&target.selector) => {
+                let lp = ListParams::default().labels(sel);
+                pods_api.list(&lp).await.map(|l| l.items).map_err(api_err(format!("list pods of {ns} workload")))
+            }
+            _ => Ok(Vec::new()),
+        }
+    };
+    let wl_events_fut = async {
+        match &workload {
+            Some(w) => events_for(client, ns, w.name(), Some(w.kind().as_kind())).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let template_spec = workload.as_ref().and_then(|w| w.template()).and_then(|t| t.spec.clone());
+    let config_fut = async {
+        let spec = template_spec.or_else(|| svc_pods.first().and_then(|p| p.spec.clone()));
+        match spec {
+            Some(spec) => config_refs(client, ns, &spec).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let (replica_sets, wl_pods, workload_events, config_refs) =
+        futures::try_join!(rs_fut, wl_pods_fut, wl_events_fut, config_fut)?;
+
+    let mut by_name: BTreeMap<String, Pod> = BTreeMap::new();
+    for p in svc_pods.into_iter().chain(wl_pods) {
+        by_name.insert(p.metadata.name.clone().unwrap_or_default(), p);
+    }
+    let pods: Vec<Pod> = by_name.into_values().collect();
+
+    // Phase 3: what depends on the pods.
+    let mut rs_sorted: Vec<&ReplicaSet> = replica_sets.iter().collect();
+    rs_sorted.sort_by_key(|rs| std::cmp::Reverse(workload::revision(&rs.metadata)));
+    let mut names: Vec<String> = rs_sorted.iter().take(2).filter_map(|rs| rs.metadata.name.clone()).collect();
+    names.extend(pods.iter().take(MAX_EVENT_PODS).filter_map(|p| p.metadata.name.clone()));
+    let pod_events_fut = try_join_all(names.iter().map(|n| events_for(client, ns, n, None)));
+    let logs_fut = logs::gather_logs(&pods_api, &pods);
+    let (object_events, logs) = futures::join!(pod_events_fut, logs_fut);
+    let mut all: Vec<Event> = object_events?.into_iter().flatten().collect();
+    all.extend(workload_events.iter().cloned());
+    let warnings = recent_warnings(all);
+
+    Ok(Snapshot {
+        target: target.clone(),
+        workload,
+        replica_sets,
+        pods,
+        endpoints,
+        endpoint_slices,
+        workload_events,
+        warnings,
+        hpas,
+        scaled_objects,
+        logs,
+        config_refs,
+        candidates,
+    })
+}
+
+/// Whether a controller ownerReference names `name`.
+fn owned_by(owners: Option<&[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]>, name: &str) -> bool {
+    crate::resolve::controller_of(owners).is_some_and(|o| o.name == name)
+}
+
+/// Events whose involvedObject is `name` (and `kind`, if given), oldest first.
+async fn events_for(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    kind: Option<&str>,
+) -> Result<Vec<Event>, DiagnoseError> {
+    let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
+    let items = Api::<Event>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await
+        .map_err(api_err(format!("list events of {ns}/{name}")))?
+        .items;
+    // Filter again: a server that ignores the field selector must not mix objects up.
+    let mut out: Vec<Event> = items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some(name))
+        .filter(|e| kind.is_none_or(|k| e.involved_object.kind.as_deref() == Some(k)))
+        .collect();
+    out.sort_by_key(event_time);
+    Ok(out)
+}
+
+/// The last [`MAX_WARNINGS`] distinct Warning events, oldest first.
+pub fn recent_warnings(events: Vec<Event>) -> Vec<Event> {
+    let mut seen = BTreeSet::new();
+    let mut warnings: Vec<Event> = events
+        .into_iter()
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .filter(|e| seen.insert(e.metadata.name.clone().unwrap_or_default()))
+        .collect();
+    warnings.sort_by_key(event_time);
+    let skip = warnings.len().saturating_sub(MAX_WARNINGS);
+    warnings.drain(..skip);
+    warnings
+}
+
+/// A label selector as a query string (`k=v,k in (a,b),!k`).
+pub fn label_selector_string(sel: &LabelSelector) -> String {
+    let mut parts: Vec<String> = sel.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+    for e in sel.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default().join(",");
+        parts.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "Exists" => e.key.clone(),
+            _ => format!("!{}", e.key),
+        });
+    }
+    parts.join(",")
+}
+
+/// ConfigMaps and Secrets a pod spec references (env, envFrom, volumes), without existence.
+pub fn referenced_config(spec: &PodSpec) -> Vec<ConfigRef> {
+    let mut found: BTreeMap<(ConfigKind, String), bool> = BTreeMap::new();
+    let mut add = |kind, name: &str, optional: Option<bool>| {
+        let opt = optional.unwrap_or(false);
+        let e = found.entry((kind, name.to_string())).or_insert(true);
+        *e = *e && opt;
+    };
+    for c in spec.containers.iter().chain(spec.init_containers.iter().flatten()) {
+        for env in c.env.iter().flatten() {
+            let Some(from) = &env.value_from else { continue };
+            if let Some(r) = &from.config_map_key_ref {
+                add(ConfigKind::ConfigMap, &r.name, r.optional);
+            }
+            if let Some(r) = &from.secret_key_ref {
+                add(ConfigKind::Secret, &r.name, r.optional);
+            }
+        }
+        for from in c.env_from.iter().flatten() {
+            if let Some(r) = &from.config_map_ref {
+                add(ConfigKind::ConfigMap, &r.name, r.optional);
+            }
+            if let Some(r) = &from.secret_ref {
+                add(ConfigKind::Secret, &r.name, r.optional);
+            }
+        }
+    }
+    for v in spec.volumes.iter().flatten() {
+        if let Some(cm) = &v.config_map {
+            add(ConfigKind::ConfigMap, &cm.name, cm.optional);
+        }
+        if let Some(s) = &v.secret
+            && let Some(name) = &s.secret_name
+        {
+            add(ConfigKind::Secret, name, s.optional);
+        }
+        for src in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+            if let Some(cm) = &src.config_map {
+                add(ConfigKind::ConfigMap, &cm.name, cm.optional);
+            }
+            if let Some(s) = &src.secret {
+                add(ConfigKind::Secret, &s.name, s.optional);
+            }
+        }
+    }
+    found
+        .into_iter()
+        .filter(|((_, name), _)| !name.is_empty())
+        .map(|((kind, name), optional)| ConfigRef { kind, name, optional, exists: None })
+        .collect()
+}
+
+/// [`referenced_config`] plus existence, read as metadata only (never Secret data).
+async fn config_refs(client: &kube::Client, ns: &str, spec: &PodSpec) -> Result<Vec<ConfigRef>, DiagnoseError> {
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let refs = referenced_config(spec);
+    try_join_all(refs.into_iter().map(|mut r| {
+        let (cms, secrets) = (&cms, &secrets);
+        async move {
+            let res = match r.kind {
+                ConfigKind::ConfigMap => cms.get_metadata_opt(&r.name).await.map(|m| m.is_some()),
+                ConfigKind::Secret => secrets.get_metadata_opt(&r.name).await.map(|m| m.is_some()),
+            };
+            r.exists = match res {
+                Ok(b) => Some(b),
+                Err(e) if is_status(&e, &[403]) => None,
+                Err(e) => return Err(api_err(format!("read {} {ns}/{}", r.kind.as_str(), r.name))(e)),
+            };
+            Ok(r)
+        }
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn config_refs_come_from_env_envfrom_and_volumes() {
+        let spec: PodSpec = serde_json::from_value(json!({"containers":[{"name":"server","image":"nginx",
+            "env":[{"name":"A","valueFrom":{"configMapKeyRef":{"name":"cfg","key":"a"}}},
+                   {"name":"B","valueFrom":{"secretKeyRef":{"name":"creds","key":"b","optional":true}}},
+                   {"name":"C","value":"plain"}],
+            "envFrom":[{"configMapRef":{"name":"cfg2"}}]}],
+            "volumes":[{"name":"v","secret":{"secretName":"tls"}},
+                       {"name":"p","projected":{"sources":[{"configMap":{"name":"proj"}}]}}]}))
+        .unwrap();
+        let refs = referenced_config(&spec);
+        let names: Vec<(&str, &str, bool)> =
+            refs.iter().map(|r| (r.kind.as_str(), r.name.as_str(), r.optional)).collect();
+        assert_eq!(
+            names,
+            vec![
+                ("ConfigMap", "cfg", false),
+                ("ConfigMap", "cfg2", false),
+                ("ConfigMap", "proj", false),
+                ("Secret", "creds", true),
+                ("Secret", "tls", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn label_selector_renders_expressions() {
+        let sel: LabelSelector = serde_json::from_value(json!({"matchLabels":{"app":"a"},"matchExpressions":[
+            {"key":"tier","operator":"In","values":["x","y"]},{"key":"canary","operator":"DoesNotExist"}]}))
+        .unwrap();
+        assert_eq!(label_selector_string(&sel), "app=a,tier in (x,y),!canary");
+    }
+
+    #[tokio::test]
+    async fn gathers_concurrently_and_tolerates_absent_optional_objects() {
+        use super::fake_api::{self, list};
+        use super::fixtures::{self as fx, NAME, NS, RS};
+        use crate::events::FindingCode;
+
+        let mut dep = fx::deployment(1, 0);
+        dep["spec"]["template"]["spec"]["containers"][0]["env"] = json!([
+            {"name":"A","valueFrom":{"configMapKeyRef":{"name":"cfg","key":"a"}}},
+            {"name":"B","valueFrom":{"secretKeyRef":{"name":"creds","key":"b"}}}]);
+        let pod = fx::pod(
+            "aaaaa",
+            "Running",
+            false,
+            fx::waiting(
+                "CrashLoopBackOff",
+                "back-off 10s restarting failed container=server",
+                2,
+                Some(json!({"exitCode":1,"reason":"Error"})),
+            ),
+        );
+        let pod_name = pod.metadata.name.clone().unwrap();
+        let ev = |kind: &str, name: &str, type_: &str, reason: &str, msg: &str| {
+            serde_json::to_value(fx::event(kind, name, type_, reason, msg, "2026-11-28T10:00:00Z")).unwrap()
+        };
+        let events = list(
+            "EventList",
+            vec![
+                ev(
+                    "Deployment",
+                    NAME,
+                    "Normal",
+                    "ScalingReplicaSet",
+                    &format!("Scaled down replica set {RS} from 3 to 0"),
+                ),
+                ev("Pod", &pod_name, "Warning", "BackOff", "Back-off restarting failed container server"),
+                ev("Pod", "someone-else", "Warning", "BackOff", "not ours"),
+            ],
+        );
+        let rs = json!({"metadata":{"name":RS,"namespace":NS,"annotations":{"deployment.kubernetes.io/revision":"1"},
+            "ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":NAME,"uid":"u","controller":true}]},
+            "spec":{"selector":{"matchLabels":{"app":NAME}}}});
+        let (client, log) = fake_api::start(vec![
+            ("/deployments/sandfly-mcp-server", 200, dep),
+            ("/pods", 200, list("PodList", vec![serde_json::to_value(&pod).unwrap()])),
+            ("/endpoints/sandfly-mcp-server", 200, serde_json::to_value(fx::endpoints(&[], &["10.0.0.1"])).unwrap()),
+            ("/endpointslices", 200, list("EndpointSliceList", vec![])),
+            ("/horizontalpodautoscalers", 200, list("HorizontalPodAutoscalerList", vec![])),
+            ("/replicasets", 200, list("ReplicaSetList", vec![rs])),
+            ("/events", 200, events),
+            (
+                "/secrets/creds",
+                200,
+                json!({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"creds"}}),
+            ),
+            ("/log", 200, json!("starting\nError: cannot connect to db\n")),
+        ])
+        .await;
+        let target = fx::healthy().target;
+        let d = diagnose(&client, &target).await.unwrap();
+        let s = &d.snapshot;
+        assert_eq!(s.pods.len(), 1);
+        assert_eq!(s.replica_sets.len(), 1);
+        assert!(s.scaled_objects.is_empty(), "no KEDA CRD (404) means none");
+        let refs: Vec<(&str, Option<bool>)> = s.config_refs.iter().map(|r| (r.name.as_str(), r.exists)).collect();
+        assert_eq!(refs, vec![("cfg", Some(false)), ("creds", Some(true))]);
+        assert!(s.warnings.iter().all(|e| e.message.as_deref() != Some("not ours")));
+        assert_eq!(s.warnings.len(), 1);
+        assert_eq!(s.logs[0].lines, vec!["Error: cannot connect to db".to_string()]);
+        assert_eq!(crate::decide::remembered_replicas(s).0, 3);
+        let codes: Vec<FindingCode> = d.findings.iter().map(|f| f.code).collect();
+        assert!(codes.contains(&FindingCode::CrashLoopBackOff) && codes.contains(&FindingCode::LogErrors), "{codes:?}");
+        let seen = log.lock().unwrap().clone();
+        let secret = seen.iter().find(|r| r.contains("/secrets/creds")).unwrap();
+        assert!(secret.contains("as=PartialObjectMetadata"), "Secrets are read as metadata only: {secret}");
+        assert!(
+            seen.iter().any(|r| r.contains("/events?") && r.contains("fieldSelector=involvedObject.name%3D")),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter().any(|r| r.contains("/log?") && r.contains("previous=true") && r.contains("tailLines=50")),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn warnings_keep_the_last_ten() {
+        let evs: Vec<Event> = (0..15)
+            .map(|i| {
+                serde_json::from_value(json!({"metadata":{"name":format!("p.{i}")},"involvedObject":{"name":"p"},
+                "type": if i == 14 {"Normal"} else {"Warning"}, "reason":"BackOff",
+                "lastTimestamp": format!("2026-11-28T10:00:{i:02}Z")}))
+                .unwrap()
+            })
+            .collect();
+        let w = recent_warnings(evs);
+        assert_eq!(w.len(), MAX_WARNINGS);
+        assert_eq!(w.first().unwrap().metadata.name.as_deref(), Some("p.4"));
+        assert_eq!(w.last().unwrap().metadata.name.as_deref(), Some("p.13"));
+    }
+}

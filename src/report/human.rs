@@ -99,6 +99,7 @@ impl HumanSink {
             Outcome::Refused => ("REFUSED", Style::new().yellow()),
             Outcome::Error => ("ERROR", Style::new().red()),
             Outcome::Timeout => ("TIMED OUT", Style::new().red()),
+            Outcome::Planned => ("PLANNED (DRY RUN)", Style::new().cyan()),
         };
         let head = self.style(style.bold()).apply_to(headline).to_string();
         let label = |s: &str| format!("  {:<10}", format!("{s}:"));

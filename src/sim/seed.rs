@@ -43,12 +43,12 @@ pub enum SeedError {
         kind: String,
     },
     /// The API refused an object.
-    #[error("failed to create seed object {what}: {source}")]
+    #[error("failed to create seed object {what}: {refusal}")]
     Create {
         /// `kind/namespace/name`.
         what: String,
         /// The API's refusal.
-        source: ApiError,
+        refusal: ApiError,
     },
 }
 
@@ -74,7 +74,7 @@ fn node() -> Value {
 
 fn create(st: &ApiState, res: &'static resources::Resource, ns: &str, obj: Value) -> Result<Value, SeedError> {
     let what = format!("{}/{ns}/{}", res.kind, obj["metadata"]["name"].as_str().unwrap_or_default());
-    st.create(res, ns, obj, false).map_err(|source| SeedError::Create { what, source })
+    st.create(res, ns, obj, false).map_err(|refusal| SeedError::Create { what, refusal })
 }
 
 /// Namespaces `default`, `kube-system`, `kube-public` (each with its `default`

@@ -83,7 +83,10 @@ pub fn parse_ndjson(stdout: &str, code: i32) -> Vec<Value> {
             assert!(obj.contains_key(*key), "line {i} ({kind}) lacks {key:?}: {raw}");
         }
         for key in obj.keys() {
-            assert!(COMMON.contains(&key.as_str()) || extra.contains(&key.as_str()), "line {i} ({kind}) has unknown key {key:?}");
+            assert!(
+                COMMON.contains(&key.as_str()) || extra.contains(&key.as_str()),
+                "line {i} ({kind}) has unknown key {key:?}"
+            );
         }
         assert_eq!(obj["v"], 1);
         assert_eq!(obj["seq"].as_u64(), Some(i as u64 + 1), "seq must count 1, 2, 3...: {raw}");
@@ -115,7 +118,13 @@ pub fn heal(sim: &Sim, args: &[&str]) -> Run {
 }
 
 fn spawn_heal(sim: &Sim, args: &[&str]) -> std::process::Child {
-    sim.self_heal().args(["--output", "ndjson"]).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    sim.self_heal()
+        .args(["--output", "ndjson"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 fn kubectl(sim: &Sim, args: &[&str]) -> String {
@@ -164,6 +173,15 @@ fn demo_at(replicas: u32) -> Sim {
     sim
 }
 
+/// Every pod of the current revision gets `env` (no old pods left to serve): scale to 0, set
+/// the env, scale back to 2.
+fn break_all_pods(sim: &Sim, env: &str) {
+    kubectl(sim, &["scale", DEPLOY, "--replicas=0"]);
+    rollout_done(sim);
+    kubectl(sim, &["set", "env", DEPLOY, env]);
+    kubectl(sim, &["scale", DEPLOY, "--replicas=2"]);
+}
+
 fn assert_answers(sim: &Sim) {
     let url = format!("{}/health", sim.service_url(NS, SVC));
     eventually("the service to answer", Duration::from_secs(10), || (http_get_status(&url) == Some(200)).then_some(()));
@@ -209,7 +227,7 @@ fn deleted_pods_are_waited_for_not_restarted() {
 #[test]
 fn crash_loop_that_clears_after_a_restart_is_restarted() {
     let sim = demo_at(2);
-    kubectl(&sim, &["set", "env", DEPLOY, "SIM_CRASH=until-restart"]);
+    break_all_pods(&sim, "SIM_CRASH=until-restart");
     wait_for_reason(&sim, "CrashLoopBackOff");
 
     let run = heal(&sim, &["heal", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]);
@@ -226,14 +244,18 @@ fn crash_loop_that_clears_after_a_restart_is_restarted() {
 #[test]
 fn persistent_crash_loop_is_not_healed_and_says_why() {
     let sim = demo_at(2);
-    kubectl(&sim, &["set", "env", DEPLOY, "SIM_CRASH=1"]);
+    break_all_pods(&sim, "SIM_CRASH=1");
     wait_for_reason(&sim, "CrashLoopBackOff");
 
     let run = heal(&sim, &["heal", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]);
     assert_eq!(run.code, 1, "{}", run.dump());
     assert_eq!(run.result()["outcome"], "not_healed");
     let text = run.lines.iter().map(|l| l.to_string()).collect::<String>();
-    assert!(text.contains("exit code 1") || text.contains("\"exit_code\":1") || text.contains("exitCode"), "{}", run.dump());
+    assert!(
+        text.contains("exit code 1") || text.contains("\"exit_code\":1") || text.contains("exitCode"),
+        "{}",
+        run.dump()
+    );
     assert!(text.contains("connection to database failed"), "the container's error log line: {}", run.dump());
     assert!(run.result()["fix_attempted"].is_string(), "{}", run.dump());
 }
@@ -366,7 +388,7 @@ fn two_concurrent_heals_make_one_remediation() {
 #[test]
 fn breaker_refuses_after_the_allowed_remediations() {
     let sim = demo_at(2);
-    kubectl(&sim, &["set", "env", DEPLOY, "SIM_CRASH=1"]);
+    break_all_pods(&sim, "SIM_CRASH=1");
     wait_for_reason(&sim, "CrashLoopBackOff");
     let args = ["--max-remediations", "1", "heal", SVC, "connect ECONNREFUSED"];
 
@@ -420,7 +442,8 @@ fn deadline_exceeded_exits_124_with_a_result() {
 fn legacy_output_is_progress_lines_then_one_json_line() {
     let sim = demo_at(2);
     kubectl(&sim, &["scale", DEPLOY, "--replicas=0"]);
-    let out = sim.self_heal().args(["--output", "legacy", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]).output().unwrap();
+    let out =
+        sim.self_heal().args(["--output", "legacy", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();

@@ -5,6 +5,7 @@
 mod util;
 
 mod cli;
+mod heal;
 
 mod sim_api;
 mod sim_controllers;

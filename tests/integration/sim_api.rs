@@ -405,3 +405,16 @@ fn sigterm_ends_open_watches_and_exits_zero() {
         });
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn seed_file_creates_objects_and_missing_namespaces() {
+    let sim = Sim::seeded(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: team-a}\ndata: {k: v}\n---\n\
+         apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: lock, namespace: team-a}\nspec: {holderIdentity: me}\n",
+    );
+    assert_eq!(sim.get_json("team-a", "cm/settings")["data"]["k"], "v");
+    let leases = sim.kubectl_ok(&["-n", "team-a", "get", "leases"]);
+    assert!(leases.contains("lock") && leases.contains("me"), "{leases}");
+    let ns = sim.kubectl_ok(&["get", "ns", "team-a", "-o", "jsonpath={.status.phase}"]);
+    assert_eq!(ns, "Active");
+}

@@ -129,3 +129,42 @@ async fn events_written_through_events_v1_show_in_core_v1() {
     assert_eq!(got.reason.as_deref(), Some("Scaled"));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn patches_that_are_not_objects_are_refused_not_fatal() {
+    let (sim, _client) = sim_and_client().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/namespaces/cortex-system/services/sandfly-mcp-server", sim.url);
+    for body in ["\"x\"", "[1]", r#"{"metadata":"x"}"#, r#"{"spec":"x"}"#] {
+        let r = http
+            .patch(&url)
+            .header("content-type", "application/merge-patch+json")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{body}: connection dropped: {e}"));
+        assert!(r.status().is_client_error() || r.status().is_success(), "{body}: {}", r.status());
+    }
+    let svc = http.get(&url).send().await.unwrap().json::<serde_json::Value>().await.unwrap();
+    assert_eq!(svc["metadata"]["name"], "sandfly-mcp-server");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_side_apply_creates_then_merges() {
+    let (sim, client) = sim_and_client().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "cortex-system");
+    let pp = PatchParams::apply("self-heal").force();
+    let first = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}});
+    cms.patch("ssa", &pp, &Patch::Apply(&first)).await.unwrap();
+    let second = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"b": "2"}});
+    let cm = cms.patch("ssa", &pp, &Patch::Apply(&second)).await.unwrap();
+    let data = cm.data.unwrap();
+    assert_eq!(data.get("b").map(String::as_str), Some("2"));
+    let deploys: Api<Deployment> = Api::namespaced(client, "cortex-system");
+    let scale = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "sandfly-mcp-server"},
+        "spec": {"replicas": 5}});
+    let d = deploys.patch("sandfly-mcp-server", &pp, &Patch::Apply(&scale)).await.unwrap();
+    assert_eq!(d.spec.unwrap().replicas, Some(5));
+    sim.shutdown().await;
+}

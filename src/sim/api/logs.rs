@@ -99,3 +99,51 @@ pub(super) fn logs(st: &ApiState, t: &Target, req: &Req) -> Result<Response, Api
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     Ok(resp)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::sim::resources;
+
+    #[tokio::test]
+    async fn log_refusals_match_the_kubelet() {
+        // No controllers: only this test writes the pods' statuses and logs.
+        let (url, st) = crate::sim::api::serve_without_controllers().await;
+        let pod = |name: &str, state: serde_json::Value| {
+            json!({"metadata": {"name": name}, "spec": {"nodeName": "sim-node-1", "containers": [{"name": "c", "image": "i"}]},
+                "status": {"containerStatuses": [{"name": "c", "state": state, "ready": false, "restartCount": 0}]}})
+        };
+        let s = &st.store;
+        s.create(&resources::PODS, "default", pod("pull", json!({"waiting": {"reason": "ImagePullBackOff"}})), false)
+            .unwrap();
+        s.create(&resources::PODS, "default", pod("run", json!({"running": {}})), false).unwrap();
+        s.append_log("default", "run", "c", "hello");
+        let base = format!("{url}/api/v1/namespaces/default/pods");
+        let get = |path: String| {
+            let url = format!("{base}/{path}");
+            async move {
+                let r = reqwest::get(url).await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        let (code, body) = get("pull/log".into()).await;
+        assert_eq!(code, 400);
+        assert!(
+            body.contains(r#"container \"c\" in pod \"pull\" is waiting to start: trying and failing to pull image"#),
+            "{body}"
+        );
+        assert_eq!(get("run/log?container=c".into()).await, (200, "hello\n".to_string()));
+        let (code, body) = get("run/log?previous=true".into()).await;
+        assert_eq!(code, 400);
+        assert!(body.contains(r#"previous terminated container \"c\" in pod \"run\" not found"#), "{body}");
+        s.rotate_log("default", "run", "c");
+        s.append_log("default", "run", "c", "second");
+        assert_eq!(get("run/log?previous=true".into()).await, (200, "hello\n".to_string()));
+        s.append_log("default", "run", "c", "third");
+        assert_eq!(get("run/log?tailLines=1".into()).await, (200, "third\n".to_string()));
+        let (code, body) = get("run/log?container=nope".into()).await;
+        assert_eq!(code, 400);
+        assert!(body.contains("container nope is not valid for pod run"), "{body}");
+    }
+}

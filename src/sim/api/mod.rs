@@ -1,5 +1,12 @@
 //! kube-sim's API server: one axum fallback handler that routes Kubernetes REST paths to the
 //! handlers of each concern (objects, patch, watch, discovery, tables, logs, proxy).
+//!
+//! Served: every resource of [`resources::ALL`] under `/api/v1` and `/apis/<g>/<v>`, with
+//! get/list/watch/create/update/patch/delete/deletecollection, the `status`, `scale`, `log`,
+//! `eviction`, `binding` and services `proxy` subresources, aggregated and legacy discovery,
+//! a minimal OpenAPI v3 (enough for `kubectl create|apply -f`) and Tables. Not served:
+//! field ownership in server-side apply (applying is a strategic merge here), `limit`/`continue`
+//! paging (one page), exec/attach/port-forward, authentication and authorization.
 
 mod defaults;
 mod discovery;
@@ -47,7 +54,16 @@ pub struct ApiState {
 impl ApiState {
     /// State over a store; `shutdown` ends open watches when it becomes true.
     pub fn new(store: Arc<Store>, cfg: SimConfig, shutdown: tokio::sync::watch::Receiver<bool>) -> Self {
-        ApiState { store, cfg, shutdown, http: reqwest::Client::new(), next_ip: AtomicU32::new(10) }
+        ApiState {
+            store,
+            cfg,
+            shutdown,
+            http: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            next_ip: AtomicU32::new(10),
+        }
     }
 
     /// A fresh ClusterIP from 10.96.0.0/12 (10.96.0.1 is the `kubernetes` Service's).
@@ -300,6 +316,22 @@ async fn route(st: &Arc<ApiState>, t: &Target, req: &Req) -> Result<Response, Ap
         (true, Some("proxy")) => proxy::proxy(st, t, req).await,
         _ => Err(method_not_allowed()),
     }
+}
+
+/// An API server with the built-in objects and no controllers, for tests that write
+/// statuses themselves: its URL and state.
+#[cfg(test)]
+pub(crate) async fn serve_without_controllers() -> (String, Arc<ApiState>) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    // Never sent: the server lives as long as the test's runtime.
+    std::mem::forget(tx);
+    let st = Arc::new(ApiState::new(Arc::new(Store::new()), SimConfig::default(), rx));
+    crate::sim::seed::builtins(&st).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(st.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, st)
 }
 
 #[cfg(test)]

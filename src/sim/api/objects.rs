@@ -177,6 +177,9 @@ pub(super) fn create(st: &ApiState, t: &Target, req: &Req) -> Result<Response, A
 /// Builds the next state of an object from what the client sent: the main resource keeps
 /// identity and status from the stored object, `/status` changes only `.status`.
 fn merge_write(st: &ApiState, t: &Target, current: &Value, sent: Value) -> Result<Value, ApiError> {
+    if !sent.is_object() || !(sent["metadata"].is_object() || sent["metadata"].is_null()) {
+        return Err(ApiError::bad_request("the body of the request was in an unknown format"));
+    }
     if sent["metadata"]["resourceVersion"]
         .as_str()
         .is_some_and(|rv| Some(rv) != current["metadata"]["resourceVersion"].as_str())
@@ -219,6 +222,17 @@ fn merge_write(st: &ApiState, t: &Target, current: &Value, sent: Value) -> Resul
             }
         }
     }
+    if t.res == &resources::SERVICES
+        && next["spec"].is_object()
+        && next["spec"]["clusterIP"].as_str().is_none_or(str::is_empty)
+    {
+        // A Service keeps its address for life; an update that leaves it out keeps it.
+        for field in ["clusterIP", "clusterIPs"] {
+            if let Some(v) = current["spec"].get(field) {
+                next["spec"][field] = v.clone();
+            }
+        }
+    }
     let mut next_ip = || st.next_cluster_ip();
     defaults::apply(t.res, &mut next, &mut next_ip);
     defaults_after_name(t.res, &mut next);
@@ -239,6 +253,19 @@ pub(super) fn update(st: &ApiState, t: &Target, req: &Req) -> Result<Response, A
 /// PATCH of an object or its status, in any of the supported patch formats.
 pub(super) fn patch(st: &ApiState, t: &Target, req: &Req) -> Result<Response, ApiError> {
     let kind = PatchType::from_content_type(req.header(header::CONTENT_TYPE))?;
+    if kind == PatchType::Apply && t.sub.is_none() && st.store.get(t.res, ns(t), name(t)).is_none() {
+        // Server-side apply creates what does not exist yet.
+        let mut obj = patch::parse_yaml(&req.body)?;
+        if !obj.is_object() {
+            return Err(ApiError::bad_request("the body of the request was in an unknown format"));
+        }
+        if !obj["metadata"].is_object() {
+            obj["metadata"] = json!({});
+        }
+        obj["metadata"]["name"] = json!(name(t));
+        let created = create_object(st, t.res, ns(t), obj, req.dry_run())?;
+        return Ok(json_response(StatusCode::CREATED, &created));
+    }
     let out = st.store.mutate(t.res, ns(t), name(t), req.dry_run(), |cur| {
         let patched = patch::apply(cur, kind, &req.body)?;
         *cur = merge_write(st, t, cur, patched)?;

@@ -13,6 +13,9 @@ pub enum PatchType {
     Json,
     /// `application/strategic-merge-patch+json`.
     Strategic,
+    /// `application/apply-patch+yaml`: server-side apply, approximated as a strategic merge
+    /// of the applied configuration (no field ownership, no conflicts).
+    Apply,
 }
 
 impl PatchType {
@@ -25,6 +28,7 @@ impl PatchType {
             "application/merge-patch+json" => Ok(PatchType::Merge),
             "application/json-patch+json" => Ok(PatchType::Json),
             "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
+            "application/apply-patch+yaml" => Ok(PatchType::Apply),
             _ => Err(unsupported_media_type()),
         }
     }
@@ -53,8 +57,8 @@ pub fn apply(doc: &Value, kind: PatchType, body: &[u8]) -> Result<Value, ApiErro
             json_patch::patch(&mut out, &patch)
                 .map_err(|e| ApiError::new(422, "Invalid", e.to_string(), serde_json::json!({})))?;
         }
-        PatchType::Strategic => {
-            let patch: Value = parse(body)?;
+        PatchType::Strategic | PatchType::Apply => {
+            let patch: Value = if kind == PatchType::Apply { parse_yaml(body)? } else { parse(body)? };
             if !patch.is_object() {
                 return Err(ApiError::bad_request("the body of the request was in an unknown format"));
             }
@@ -62,6 +66,14 @@ pub fn apply(doc: &Value, kind: PatchType, body: &[u8]) -> Result<Value, ApiErro
         }
     }
     Ok(out)
+}
+
+/// The applied configuration of a server-side apply (YAML or JSON).
+///
+/// # Errors
+/// 400 when the body is neither.
+pub fn parse_yaml(body: &[u8]) -> Result<Value, ApiError> {
+    serde_yaml_ng::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
 }
 
 fn parse(body: &[u8]) -> Result<Value, ApiError> {
@@ -315,6 +327,9 @@ mod tests {
         assert_eq!(out["spec"]["replicas"], 0);
         let out = apply(&d, PatchType::Json, br#"[{"op":"replace","path":"/spec/replicas","value":5}]"#).unwrap();
         assert_eq!(out["spec"]["replicas"], 5);
+        let out = apply(&d, PatchType::Apply, b"spec:\n  replicas: 4\n").unwrap();
+        assert_eq!(out["spec"]["replicas"], 4);
+        assert_eq!(out["spec"]["template"]["spec"]["containers"].as_array().unwrap().len(), 2);
         let err = PatchType::from_content_type("application/json").unwrap_err();
         assert_eq!(
             (err.code, err.reason.as_str(), err.message.as_str()),

@@ -12,7 +12,7 @@ use super::{ApiState, Req, Target};
 use crate::sim::resources;
 use crate::sim::store::ApiError;
 
-/// How long one proxied request may take.
+/// How long the backend may take to send its response headers.
 const PROXY_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn unavailable(message: String) -> ApiError {
@@ -60,7 +60,7 @@ pub(super) async fn proxy(st: &ApiState, t: &Target, req: &Req) -> Result<Respon
     }
     let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes())
         .map_err(|_| ApiError::bad_request("unsupported method"))?;
-    let mut out = st.http.request(method, &url).timeout(PROXY_TIMEOUT).body(req.body.clone());
+    let mut out = st.http.request(method, &url).body(req.body.clone());
     for h in [header::CONTENT_TYPE, header::ACCEPT] {
         if let Some(v) = req.headers.get(&h).and_then(|v| v.to_str().ok()) {
             out = out.header(h.as_str(), v);
@@ -73,15 +73,16 @@ pub(super) async fn proxy(st: &ApiState, t: &Target, req: &Req) -> Result<Respon
             out = out.header(k.as_str(), v);
         }
     }
-    let answer = out
-        .send()
+    let answer = tokio::time::timeout(PROXY_TIMEOUT, out.send())
         .await
+        .map_err(|_| unavailable(format!("error trying to reach service: dial tcp {ip}:{port}: i/o timeout")))?
         .map_err(|e| unavailable(format!("error trying to reach service: dial tcp {ip}:{port}: {}", root_cause(&e))))?;
     let code = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let content_type = answer.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
     let session = answer.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = answer.bytes().await.map_err(|e| unavailable(format!("error reading from service: {e}")))?;
-    let mut resp = Response::new(Body::from(body));
+    // Streamed, so an SSE answer reaches the client as the backend writes it.
+    let body = answer.bytes_stream();
+    let mut resp = Response::new(Body::from_stream(body));
     *resp.status_mut() = code;
     if let Some(ct) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
         resp.headers_mut().insert(header::CONTENT_TYPE, ct);
@@ -98,4 +99,42 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     if cur.to_string().contains("refused") { "connect: connection refused".into() } else { cur.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Uri;
+    use serde_json::json;
+
+    use crate::sim::resources;
+
+    #[tokio::test]
+    async fn forwards_to_a_ready_endpoint_and_relays_the_answer() {
+        let backend = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = backend.local_addr().unwrap().port();
+        let app = axum::Router::new().fallback(|uri: Uri, body: String| async move {
+            (axum::http::StatusCode::IM_A_TEAPOT, format!("{uri} {body}"))
+        });
+        tokio::spawn(async move { axum::serve(backend, app).await });
+
+        // No controllers: only this test writes the Endpoints.
+        let (url, st) = crate::sim::api::serve_without_controllers().await;
+        let svc =
+            json!({"metadata": {"name": "s"}, "spec": {"ports": [{"name": "http", "port": 80, "targetPort": port}]}});
+        st.store.create(&resources::SERVICES, "default", svc, false).unwrap();
+        let eps = json!({"metadata": {"name": "s"}, "subsets": [{"addresses": [{"ip": "127.0.0.1"}],
+            "ports": [{"name": "http", "port": port, "protocol": "TCP"}]}]});
+        st.store.create(&resources::ENDPOINTS, "default", eps, false).unwrap();
+
+        let target = format!("{url}/api/v1/namespaces/default/services/s:http/proxy/mcp/x?a=1");
+        let r = reqwest::Client::new().post(target).body("ping").send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 418);
+        assert_eq!(r.text().await.unwrap(), "/mcp/x?a=1 ping");
+
+        st.store.delete(&resources::ENDPOINTS, "default", "s", false).unwrap();
+        let r = reqwest::get(format!("{url}/api/v1/namespaces/default/services/s/proxy/")).await.unwrap();
+        assert_eq!(r.status().as_u16(), 503);
+        let status: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(status["message"], "no endpoints available for service \"s\"");
+    }
 }
