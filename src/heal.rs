@@ -359,7 +359,7 @@ impl Run {
         let sentence = decide::diagnosis_sentence(&diagnosis);
         let ending = match &decision {
             Decision::Healthy => Ending::new(Outcome::Healthy, exit::OK, sentence),
-            Decision::Manual { .. } => self.manual(&decision, sentence),
+            Decision::Manual { .. } => manual_ending(&decision, sentence),
             Decision::Refuse { reason } => {
                 Ending::new(Outcome::Refused, exit::REFUSED, sentence).recommending(Some(reason.clone()))
             }
@@ -407,10 +407,10 @@ impl Run {
         decide::decide(diagnosis, &self.policy())
     }
 
+    /// Emits the plan and ends as "manual".
     fn manual(&self, decision: &Decision, diagnosis: String) -> Ending {
         self.emit_plan(decision);
-        Ending::new(Outcome::Manual, exit::MANUAL, diagnosis)
-            .recommending(decision.recommendation().map(str::to_string))
+        manual_ending(decision, diagnosis)
     }
 
     /// Scale, restart or roll back, record it, then wait and verify.
@@ -443,7 +443,6 @@ impl Run {
             _ => format!("Rolling back deployment/{name} to its previous revision"),
         };
         let dry = if self.plan.dry_run { " (dry run)" } else { "" };
-        self.progress(Phase::Remediate, format!("{started_msg}{dry}"));
         self.emit(Event::Action {
             action,
             status: ActionStatus::Started,
@@ -573,9 +572,10 @@ impl Run {
             Decision::WaitForRollout => "Waiting for the rollout in progress to finish".to_string(),
             _ => format!("Waiting for {workload} to roll out"),
         };
-        self.progress(Phase::Remediate, waiting_msg.clone());
         let is_wait = applied.is_none();
-        if is_wait {
+        if !is_wait {
+            self.progress(Phase::Remediate, waiting_msg.clone());
+        } else {
             self.emit(Event::Action {
                 action: ActionKind::Wait,
                 status: ActionStatus::Started,
@@ -781,6 +781,10 @@ impl Run {
         .await;
         outcome.ok && outcome.checks.iter().any(|c| c.kind != CheckKind::Endpoints && c.ok)
     }
+}
+
+fn manual_ending(decision: &Decision, diagnosis: String) -> Ending {
+    Ending::new(Outcome::Manual, exit::MANUAL, diagnosis).recommending(decision.recommendation().map(str::to_string))
 }
 
 /// The error lines of a `LogErrors` finding, joined for one sentence.

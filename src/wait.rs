@@ -110,15 +110,9 @@ pub fn rollout_state(dep: &Deployment) -> RolloutState {
     RolloutState::Complete(p)
 }
 
-/// Waiting reasons that will not clear by waiting longer: the wait fails fast on them.
-pub const FATAL_WAITING_REASONS: &[&str] = &[
-    "CrashLoopBackOff",
-    "ImagePullBackOff",
-    "ErrImagePull",
-    "ErrImageNeverPull",
-    "InvalidImageName",
-    "CreateContainerConfigError",
-];
+/// Waiting reasons that will not clear by waiting longer: the wait fails fast on them (the
+/// same list diagnosis uses).
+pub use crate::diagnose::BAD_WAITING as FATAL_WAITING_REASONS;
 
 /// A pod that cannot start, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -24,7 +24,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 
 pub use checks::{RolloutStage, RolloutState, STARTUP_GRACE, check_all, endpoint_counts, is_starting, rollout_state};
-pub use evidence::{event_time, is_pod_ready, ready_pod_count};
+pub use evidence::{BAD_WAITING, event_time, is_pod_ready, ready_pod_count};
 pub use workload::{Workload, revision as workload_revision};
 
 use crate::events::Finding;

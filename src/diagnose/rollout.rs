@@ -74,48 +74,19 @@ impl RolloutStage {
     }
 }
 
-/// kubectl's rollout-status rule, in order: observedGeneration ≥ generation; fail on
-/// ProgressDeadlineExceeded; updated ≥ desired; no old replicas; available ≥ updated.
+/// kubectl's rollout-status rule as diagnosis needs it: [`crate::wait::rollout_state`] (the one
+/// implementation) reduced to a stage, so a stalled rollout can be told from a slow one.
 pub fn rollout_state(d: &Deployment) -> RolloutState {
-    let name = d.metadata.name.as_deref().unwrap_or_default();
-    let st = d.status.clone().unwrap_or_default();
-    if d.metadata.generation.unwrap_or(0) > st.observed_generation.unwrap_or(0) {
-        return RolloutState::InProgress {
-            stage: RolloutStage::Observe,
-            message: "Waiting for deployment spec update to be observed...".into(),
-        };
+    use crate::wait::RolloutState as Wait;
+    let progress = |stage, p: crate::wait::RolloutProgress| RolloutState::InProgress { stage, message: p.message };
+    match crate::wait::rollout_state(d) {
+        Wait::SpecNotObserved(p) => progress(RolloutStage::Observe, p),
+        Wait::DeadlineExceeded(p) => RolloutState::Failed(p.message),
+        Wait::UpdatingReplicas(p) => progress(RolloutStage::Update, p),
+        Wait::OldReplicasPending(p) => progress(RolloutStage::OldReplicas, p),
+        Wait::WaitingAvailable(p) => progress(RolloutStage::Availability, p),
+        Wait::Complete(_) => RolloutState::Complete,
     }
-    let deadline = st
-        .conditions
-        .iter()
-        .flatten()
-        .any(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
-    if deadline {
-        return RolloutState::Failed(format!("deployment \"{name}\" exceeded its progress deadline"));
-    }
-    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let (replicas, updated, available) =
-        (st.replicas.unwrap_or(0), st.updated_replicas.unwrap_or(0), st.available_replicas.unwrap_or(0));
-    let wait = format!("Waiting for deployment \"{name}\" rollout to finish:");
-    if updated < desired {
-        return RolloutState::InProgress {
-            stage: RolloutStage::Update,
-            message: format!("{wait} {updated} out of {desired} new replicas have been updated..."),
-        };
-    }
-    if replicas > updated {
-        return RolloutState::InProgress {
-            stage: RolloutStage::OldReplicas,
-            message: format!("{wait} {} old replicas are pending termination...", replicas - updated),
-        };
-    }
-    if available < updated {
-        return RolloutState::InProgress {
-            stage: RolloutStage::Availability,
-            message: format!("{wait} {available} of {updated} updated replicas are available..."),
-        };
-    }
-    RolloutState::Complete
 }
 
 /// A rollout that is not complete and has not failed (only run when no failure was found).
