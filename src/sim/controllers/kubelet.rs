@@ -399,7 +399,8 @@ fn start(ctx: &Ctx, pod: &Value, spec: &Value, c: &mut Container, ip: Ipv4Addr, 
         } else {
             log(ctx, pod, &c.name, "INFO", "connecting to database at postgres:5432");
         }
-        crash_at = Some(now + ctx.scaled(2.0));
+        // About 1 s of start-up against a 10 s back-off, as a real crash loop spends its time.
+        crash_at = Some(now + ctx.scaled(1.0));
     } else {
         let behaviour = Behaviour { unhealthy: faults.not_ready, mcp_down: faults.mcp_down, hang: faults.hang };
         match PodServer::start(ip, &ports, &app, behaviour) {
