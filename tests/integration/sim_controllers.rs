@@ -102,6 +102,8 @@ fn bad_image_stalls_while_old_pods_serve_and_undo_recovers() {
         pods(&sim).iter().filter_map(waiting_reason).find(|r| r == "ErrImagePull" || r == "ImagePullBackOff")
     });
     assert_eq!(http_get_status(&health_url(&sim)), Some(200), "old pods keep serving");
+    let described = sim.kubectl_ok(&["-n", NS, "describe", DEPLOY]);
+    assert!(described.contains("ScalingReplicaSet"), "{described}");
     let out = sim.kubectl(&["-n", NS, "rollout", "status", DEPLOY, "--timeout=1s"]);
     assert!(!out.status.success(), "a stalled rollout is not complete");
     sim.kubectl_ok(&["-n", NS, "rollout", "undo", DEPLOY]);
@@ -125,6 +127,8 @@ fn crash_loop_grows_restarts_and_previous_logs_show_the_error() {
     let cs = &pod["status"]["containerStatuses"][0];
     assert_eq!(cs["lastState"]["terminated"]["exitCode"], 1);
     let name = pod["metadata"]["name"].as_str().unwrap();
+    let table = sim.kubectl_ok(&["-n", NS, "get", "pods"]);
+    assert!(table.lines().any(|l| l.starts_with(name) && l.contains("CrashLoopBackOff")), "{table}");
     let logs = sim.kubectl_ok(&["-n", NS, "logs", name, "--previous"]);
     assert!(logs.contains("Error: connection to database failed: ECONNREFUSED"), "{logs}");
     assert!(events(&sim, "BackOff").iter().any(|m| m.starts_with("Back-off restarting failed container server")));

@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use super::podserver::{Behaviour, PodServer};
 use super::recorder::{self, Type};
-use super::runtime::{Faults, full_image, go_duration, image_id, missing_config, pullable};
+use super::runtime::{Faults, full_image, go_duration, image_id, missing_config, pullable, tagged};
 use super::{Ctx, Wake, meta, terminating};
 use crate::sim::resources::{CONFIGMAPS, PODS, SECRETS};
 use crate::sim::store::now as ts_now;
@@ -203,7 +203,7 @@ impl Kubelet {
                 .iter()
                 .map(|c| Container {
                     name: c["name"].as_str().unwrap_or_default().to_string(),
-                    image: c["image"].as_str().unwrap_or_default().to_string(),
+                    image: tagged(c["image"].as_str().unwrap_or_default()),
                     state: State::Creating,
                     next: Some(now + ctx.scaled(1.0)),
                     restarts: 0,
@@ -399,7 +399,8 @@ fn start(ctx: &Ctx, pod: &Value, spec: &Value, c: &mut Container, ip: Ipv4Addr, 
         } else {
             log(ctx, pod, &c.name, "INFO", "connecting to database at postgres:5432");
         }
-        crash_at = Some(now + ctx.scaled(2.0));
+        // About 1 s of start-up against a 10 s back-off, as a real crash loop spends its time.
+        crash_at = Some(now + ctx.scaled(1.0));
     } else {
         let behaviour = Behaviour { unhealthy: faults.not_ready, mcp_down: faults.mcp_down, hang: faults.hang };
         match PodServer::start(ip, &ports, &app, behaviour) {
@@ -419,7 +420,7 @@ fn start(ctx: &Ctx, pod: &Value, spec: &Value, c: &mut Container, ip: Ipv4Addr, 
     let ready_at = if faults.not_ready || crash_at.is_some() {
         None
     } else if let Some(d) = faults.ready_delay {
-        Some(now + d)
+        now.checked_add(d)
     } else if let Some(d) = probe_delay {
         Some(now + ctx.scaled(d))
     } else {

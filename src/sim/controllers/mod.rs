@@ -142,7 +142,14 @@ async fn run(
         proxies: netproxy::Proxies::default(),
     };
     'outer: loop {
-        let next = world.sync();
+        // A bug in one pass must not stop the whole cluster: say so and try again shortly.
+        let next = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| world.sync())) {
+            Ok(next) => next,
+            Err(_) => {
+                tracing::error!("a kube-sim controller pass panicked; retrying");
+                Some(Instant::now() + Duration::from_millis(100))
+            }
+        };
         loop {
             let timer = async {
                 match next {

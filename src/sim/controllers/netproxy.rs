@@ -1,9 +1,13 @@
 //! Service proxies, as kube-proxy gives a Service its address: per Service port a TCP proxy on
 //! 127.0.0.1 that splices each connection to a ready endpoint, round robin. With no ready
 //! endpoints the listener is closed, so connections are refused (ECONNREFUSED, as kube-proxy's
-//! reject rule does); it is bound again on the same port when endpoints come back. The URL is
+//! reject rule does); it listens again on the same port when endpoints come back. The URL is
 //! written once to the Service annotations `kube-sim.self-heal.dev/url` (first port) and
 //! `kube-sim.self-heal.dev/url-<portname>` (each named port).
+//!
+//! While closed, the port stays held by a bound socket that does not listen (SO_REUSEADDR):
+//! connections are refused, yet no other socket on the machine (another kube-sim's proxy, an
+//! outgoing connection's ephemeral port) can take the port meanwhile.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -12,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -24,22 +29,54 @@ pub const URL_ANNOTATION: &str = "kube-sim.self-heal.dev/url";
 
 type Backends = Arc<Mutex<Vec<SocketAddr>>>;
 
+/// Where a closed proxy keeps its port: a bound, non-listening socket.
+type Hold = Arc<Mutex<Option<TcpSocket>>>;
+
 struct PortProxy {
     name: Option<String>,
     port: u16,
     backends: Backends,
     rr: Arc<AtomicUsize>,
-    accept: Option<JoinHandle<()>>,
-    /// The listener bound at creation, used when endpoints first appear.
-    reserved: Option<TcpListener>,
+    /// The accept loop and the signal that closes it (it then puts the hold back).
+    accept: Option<(JoinHandle<()>, oneshot::Sender<()>)>,
+    hold: Hold,
 }
 
 impl PortProxy {
+    /// Stops listening (connections are refused) but keeps the port.
     fn close(&mut self) {
-        self.reserved = None;
-        if let Some(t) = self.accept.take() {
-            t.abort();
+        if let Some((_, stop)) = self.accept.take() {
+            let _ = stop.send(());
         }
+    }
+
+    /// Gives the port up entirely.
+    fn release(&mut self) {
+        if let Some((task, _)) = self.accept.take() {
+            task.abort();
+        }
+        *self.hold.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Starts listening on the held port (or binds it again if the hold is not back yet).
+    fn open(&mut self) -> std::io::Result<()> {
+        let held = self.hold.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let sock = match held {
+            Some(s) => s,
+            None => bind(self.port)?,
+        };
+        let listener = sock.listen(1024)?;
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(accept_loop(
+            listener,
+            self.backends.clone(),
+            self.rr.clone(),
+            stopped,
+            self.hold.clone(),
+            self.port,
+        ));
+        self.accept = Some((task, stop));
+        Ok(())
     }
 }
 
@@ -49,24 +86,40 @@ pub struct Proxies {
     svcs: HashMap<String, Vec<PortProxy>>,
 }
 
-fn listen(port: u16) -> std::io::Result<TcpListener> {
-    let sock = tokio::net::TcpSocket::new_v4()?;
+/// A socket bound to 127.0.0.1:`port` (0: any free port), not yet listening.
+fn bind(port: u16) -> std::io::Result<TcpSocket> {
+    let sock = TcpSocket::new_v4()?;
     sock.set_reuseaddr(true)?;
     sock.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
-    sock.listen(1024)
+    Ok(sock)
 }
 
-async fn accept_loop(listener: TcpListener, backends: Backends, rr: Arc<AtomicUsize>) {
+async fn accept_loop(
+    listener: TcpListener,
+    backends: Backends,
+    rr: Arc<AtomicUsize>,
+    mut stop: oneshot::Receiver<()>,
+    hold: Hold,
+    port: u16,
+) {
     loop {
-        let conn = match listener.accept().await {
-            Ok((conn, _)) => conn,
+        let accepted = tokio::select! {
+            _ = &mut stop => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((conn, _)) => {
+                tokio::spawn(splice(conn, backends.clone(), rr.clone()));
+            }
             Err(_) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
             }
-        };
-        tokio::spawn(splice(conn, backends.clone(), rr.clone()));
+        }
+    }
+    drop(listener);
+    if let Ok(sock) = bind(port) {
+        *hold.lock().unwrap_or_else(|e| e.into_inner()) = Some(sock);
     }
 }
 
@@ -110,7 +163,7 @@ impl Proxies {
     /// Closes every proxy.
     pub fn shutdown(&mut self) {
         for ports in self.svcs.values_mut() {
-            ports.iter_mut().for_each(PortProxy::close);
+            ports.iter_mut().for_each(PortProxy::release);
         }
         self.svcs.clear();
     }
@@ -123,7 +176,7 @@ impl Proxies {
         self.svcs.retain(|uid, ports| {
             let keep = live.contains(&uid.as_str());
             if !keep {
-                ports.iter_mut().for_each(PortProxy::close);
+                ports.iter_mut().for_each(PortProxy::release);
             }
             keep
         });
@@ -150,8 +203,8 @@ impl Proxies {
                 if empty || p.port == 0 {
                     p.close();
                 } else if p.accept.is_none() {
-                    match p.reserved.take().map_or_else(|| listen(p.port), Ok) {
-                        Ok(l) => p.accept = Some(tokio::spawn(accept_loop(l, p.backends.clone(), p.rr.clone()))),
+                    match p.open() {
+                        Ok(()) => {}
                         Err(e) => {
                             tracing::debug!("failed to rebind service proxy port {}: {e}", p.port);
                             wake.at(Some(now + Duration::from_millis(50)));
@@ -202,10 +255,10 @@ fn open(ctx: &Ctx, svc: &Value, mut old: Vec<PortProxy>) -> Vec<PortProxy> {
             .and_then(|u| url::Url::parse(u).ok())
             .and_then(|u| u.port())
             .unwrap_or(0);
-        let bound = listen(wanted).or_else(|_| listen(0));
+        let bound = bind(wanted).or_else(|_| bind(0));
         // Port 0 marks a port that could not be bound at all; it stays closed.
         let port = bound.as_ref().ok().and_then(|l| l.local_addr().ok()).map_or(0, |a| a.port());
-        let listener = bound.ok().filter(|_| port != 0);
+        let held = bound.ok().filter(|_| port != 0);
         let url = format!("http://127.0.0.1:{port}");
         if port == 0 {
             tracing::warn!("failed to bind a proxy port for service {}", meta(svc, "name"));
@@ -221,10 +274,10 @@ fn open(ctx: &Ctx, svc: &Value, mut old: Vec<PortProxy>) -> Vec<PortProxy> {
             backends: Arc::new(Mutex::new(Vec::new())),
             rr: Arc::new(AtomicUsize::new(0)),
             accept: None,
-            reserved: listener,
+            hold: Arc::new(Mutex::new(held)),
         });
     }
-    old.iter_mut().for_each(PortProxy::close);
+    old.iter_mut().for_each(PortProxy::release);
     if !urls.is_empty() {
         let _ = ctx.store.mutate(&SERVICES, meta(svc, "namespace"), meta(svc, "name"), false, |s| {
             for (k, v) in urls {

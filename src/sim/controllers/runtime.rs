@@ -57,10 +57,15 @@ pub fn go_duration(secs: u64) -> String {
     }
 }
 
+/// The image as the kubelet names it in messages: `:latest` appended when untagged.
+pub fn tagged(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || last.contains('@') { image.to_string() } else { format!("{image}:latest") }
+}
+
 /// An image reference as the runtime reports it (`docker.io/library/nginx:latest`).
 pub fn full_image(image: &str) -> String {
-    let last = image.rsplit('/').next().unwrap_or(image);
-    let tagged = if last.contains(':') || last.contains('@') { image.to_string() } else { format!("{image}:latest") };
+    let tagged = tagged(image);
     let first = tagged.split('/').next().unwrap_or_default();
     if !tagged.contains('/') {
         format!("docker.io/library/{tagged}")
@@ -175,6 +180,9 @@ mod tests {
     fn images_are_normalized_like_the_runtime() {
         assert_eq!(full_image("invalid-image:latest"), "docker.io/library/invalid-image:latest");
         assert_eq!(full_image("nginx"), "docker.io/library/nginx:latest");
+        assert_eq!(tagged("nginx"), "nginx:latest");
+        assert_eq!(tagged("localhost:5000/a"), "localhost:5000/a:latest");
+        assert_eq!(tagged("sim/mcp-server:1"), "sim/mcp-server:1");
         assert_eq!(full_image("sim/mcp-server:1.0"), "docker.io/sim/mcp-server:1.0");
         assert_eq!(full_image("ghcr.io/a/b"), "ghcr.io/a/b:latest");
         assert!(pullable("sim/mcp-server:1.0"));

@@ -140,6 +140,12 @@ async fn scale_to_zero_refuses_and_scale_back_answers() {
     set_replicas(&store, 0);
     eventually_async("connection refused", || async { refused(&url).await }).await;
     eventually("pods gone", || pods(&store).is_empty().then_some(())).await;
+    let port = url::Url::parse(&url).unwrap().port().unwrap();
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    assert!(
+        other.bind(std::net::SocketAddr::from(([127, 0, 0, 1], port))).is_err(),
+        "a closed proxy still holds its port"
+    );
     let rs = &store.list(&REPLICASETS, Some(NS)).0[0];
     assert_eq!(rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"], "0");
     assert_eq!(rs["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"], "0");
@@ -422,7 +428,7 @@ async fn not_ready_pods_are_not_endpoints_and_ready_delay_is_literal() {
     assert!(refused(&url(&store)).await, "no ready endpoints");
 
     patch_template(&store, |t| {
-        t["spec"]["containers"][0]["env"] = json!([{"name": "SIM_READY_DELAY", "value": "700ms"}])
+        t["spec"]["containers"][0]["env"] = json!([{"name": "SIM_READY_DELAY", "value": "1200ms"}])
     });
     let started = tokio::time::Instant::now();
     let running = eventually("a new pod running", || {
@@ -434,7 +440,7 @@ async fn not_ready_pods_are_not_endpoints_and_ready_delay_is_literal() {
     .await;
     assert_eq!(running["status"]["containerStatuses"][0]["ready"], false, "not ready before the delay");
     eventually("rollout", || rolled_out(&deploy(&store)).then_some(())).await;
-    assert!(started.elapsed() >= Duration::from_millis(600), "the delay is not scaled");
+    assert!(started.elapsed() >= Duration::from_millis(1100), "the delay is not scaled");
     ctrl.shutdown().await;
 }
 
@@ -500,4 +506,24 @@ async fn service_port_changes_keep_the_url_and_add_named_urls() {
     })
     .await;
     ctrl.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clusters_on_one_machine_do_not_share_pods() {
+    let (a, ctrl_a) = cluster(json!([])).await;
+    let (b, ctrl_b) = cluster(json!([])).await;
+    for s in [&a, &b] {
+        eventually("rollout", || rolled_out(&deploy(s)).then_some(())).await;
+    }
+    let ips = |s: &Store| -> Vec<String> {
+        pods(s).iter().map(|p| p["status"]["podIP"].as_str().unwrap_or_default().to_string()).collect()
+    };
+    let (ia, ib) = (ips(&a), ips(&b));
+    assert!(ia.iter().all(|ip| !ib.contains(ip)), "{ia:?} {ib:?}");
+    let (ua, ub) = (url(&a), url(&b));
+    set_replicas(&a, 0);
+    eventually_async("a refuses", || async { refused(&ua).await }).await;
+    assert_eq!(health(&ub).await, Some(200), "b is not affected");
+    ctrl_a.shutdown().await;
+    ctrl_b.shutdown().await;
 }
