@@ -278,9 +278,16 @@ fn waiting_in(reasons: &'static [&'static str]) -> impl Fn(&k8s_openapi::api::co
     move |cs| waiting(cs).is_some_and(|(r, _)| reasons.contains(&r))
 }
 
-/// Containers waiting in CrashLoopBackOff.
+/// Whether a container is crash-looping: waiting in CrashLoopBackOff, or caught in the short
+/// window between two back-offs (restarted, last run failed, not ready yet).
+pub fn is_crash_looping(cs: &k8s_openapi::api::core::v1::ContainerStatus) -> bool {
+    let failed_before = cs.last_state.as_ref().and_then(|st| st.terminated.as_ref()).is_some_and(|t| t.exit_code != 0);
+    waiting_in(&["CrashLoopBackOff"])(cs) || (cs.restart_count > 0 && !cs.ready && failed_before)
+}
+
+/// Containers crash-looping ([`is_crash_looping`]).
 pub fn check_crash_loop(s: &Snapshot) -> Option<Finding> {
-    let mut hits = containers_where(s, waiting_in(&["CrashLoopBackOff"]));
+    let mut hits = containers_where(s, is_crash_looping);
     if hits.is_empty() {
         return None;
     }

@@ -30,6 +30,22 @@ fn crashloop_pod(suffix: &str, last_reason: &str, exit: i32) -> k8s_openapi::api
 }
 
 #[test]
+fn a_crash_loop_between_two_back_offs_still_counts() {
+    let mut between = fx::running(false);
+    between["restartCount"] = json!(3);
+    between["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error"}});
+    let s = with(fx::deployment(1, 0), vec![pod("aaaaa", "Running", false, between)]);
+    let f = check_crash_loop(&s).expect("restarted, failed last time, not ready: crash-looping");
+    assert!(f.message.contains("last exit code 1"), "{}", f.message);
+
+    let mut recovered = fx::running(true);
+    recovered["restartCount"] = json!(3);
+    recovered["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error"}});
+    let s = with(fx::deployment(1, 1), vec![pod("bbbbb", "Running", true, recovered)]);
+    assert!(check_crash_loop(&s).is_none(), "ready again after old crashes: not a crash loop");
+}
+
+#[test]
 fn healthy_snapshot_gives_only_healthy() {
     let s = fx::healthy();
     let f = check_all(&s);
