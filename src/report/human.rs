@@ -245,18 +245,8 @@ mod tests {
     use crate::events::{ActionKind, CheckKind, Finding, FindingCode};
     use crate::report::Reporter;
     use serde_json::json;
-    use std::sync::{Arc, Mutex};
 
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().write(b)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::report::testing::Shared;
 
     fn run(color: bool) -> String {
         let out = Shared::default();

@@ -84,19 +84,8 @@ mod tests {
     use crate::events::{ActionKind, CheckKind, Finding, FindingCode, Outcome, Phase, RunResult};
     use crate::report::Reporter;
     use serde_json::json;
-    use std::sync::{Arc, Mutex};
 
-    /// A writer the test can read back after the sink is boxed.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().write(b)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::report::testing::Shared;
 
     #[test]
     fn progress_lines_then_result_json_last() {
