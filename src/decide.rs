@@ -15,7 +15,8 @@
 //!    `Unschedulable` → manual.
 //! 5. `Paused` → refuse: a restart would not roll out.
 //! 6. `PodsMissing` → wait for the ReplicaSet to recreate them.
-//! 7. `CrashLoopBackOff` → restart.
+//! 7. `CrashLoopBackOff` → restart; but when only the newest revision crashes while an older
+//!    one still serves (a stalled rollout), manual naming `rollout undo` (rollback when allowed).
 //! 8. `ProgressDeadlineExceeded` → manual (`rollout undo`; rollback when allowed).
 //! 9. `RolloutInProgress` of a real rollout (spec not observed, pods not updated, old pods
 //!    left) → wait for it; never restart a rollout, even while its new pods are not ready.
@@ -28,7 +29,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::diagnose::{ConfigKind, Diagnosis, Snapshot, Workload, ready_pod_count};
+use crate::diagnose::{ConfigKind, Diagnosis, Snapshot, Workload, is_pod_ready, ready_pod_count};
 use crate::events::{ActionKind, Finding, FindingCode, Severity};
 
 /// Annotation where self-heal records the last non-zero replica count it saw.
@@ -294,6 +295,13 @@ pub fn decide(diagnosis: &Diagnosis, policy: &Policy) -> Decision {
         return Decision::WaitForPods;
     }
     if let Some(f) = has(diagnosis, FindingCode::CrashLoopBackOff) {
+        if new_revision_crashes_while_old_serves(s, f) {
+            let pod = f.evidence["pods"][0]["pod"].as_str().unwrap_or("<pod>");
+            let fix = format!(
+                "The new revision of {wl} crashes while the previous one still serves (a restart would not fix it): read why with kubectl -n {ns} logs {pod} --previous, then fix the change"
+            );
+            return rollback_or_manual(f, s, policy, &ns, &wl, fix);
+        }
         return restart_or_manual(s, f, &ns);
     }
     if let Some(f) = has(diagnosis, FindingCode::ProgressDeadlineExceeded) {
@@ -346,6 +354,19 @@ pub fn decide(diagnosis: &Diagnosis, policy: &Policy) -> Decision {
         return manual(f, format!("Check the Service and its pods: kubectl -n {ns} describe service/{svc}"));
     }
     Decision::Healthy
+}
+
+/// A stalled rollout: every crash-looping pod belongs to the newest revision while a ready pod
+/// of an older revision still serves. That revision is broken; restarting it changes nothing.
+fn new_revision_crashes_while_old_serves(s: &Snapshot, f: &Finding) -> bool {
+    let crashing: Vec<&str> =
+        f.evidence["pods"].as_array().into_iter().flatten().filter_map(|p| p["pod"].as_str()).collect();
+    let old_serves = s.pods.iter().any(|p| {
+        p.metadata.deletion_timestamp.is_none()
+            && is_pod_ready(p)
+            && !crate::diagnose::on_newest_revision(s, p.metadata.name.as_deref().unwrap_or_default())
+    });
+    !crashing.is_empty() && old_serves && crashing.iter().all(|pod| crate::diagnose::on_newest_revision(s, pod))
 }
 
 fn restart_or_manual(s: &Snapshot, f: &Finding, ns: &str) -> Decision {

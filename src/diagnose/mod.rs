@@ -23,7 +23,10 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 
-pub use checks::{RolloutStage, RolloutState, STARTUP_GRACE, check_all, endpoint_counts, is_starting, rollout_state};
+pub use checks::{
+    RolloutStage, RolloutState, STARTUP_GRACE, check_all, endpoint_counts, is_starting, on_newest_revision,
+    rollout_state,
+};
 pub use evidence::{BAD_WAITING, event_time, is_pod_ready, ready_pod_count};
 pub use workload::{Workload, revision as workload_revision};
 

@@ -521,3 +521,24 @@ fn service_without_any_workload_needs_a_human() {
     assert!(run.finding_codes().contains(&"WorkloadNotFound".to_string()), "{}", run.dump());
     assert!(run.events("action").is_empty(), "nothing to act on: {}", run.dump());
 }
+
+#[test]
+fn a_new_revision_that_crashes_while_the_old_one_serves_is_rolled_back_not_restarted() {
+    let sim = demo_at(2);
+    kubectl(&sim, &["set", "env", DEPLOY, "SIM_CRASH=1"]);
+    wait_for_reason(&sim, "CrashLoopBackOff");
+    let url = mcp_url(&sim);
+
+    let run = heal(&sim, &["heal", SVC, "502 Bad Gateway", &url]);
+    assert_eq!(run.code, 3, "{}", run.dump());
+    let rec = run.result()["recommendation"].as_str().unwrap();
+    assert!(rec.contains("kubectl -n cortex-system rollout undo deployment/sandfly-mcp-server"), "{rec}");
+    assert!(run.events("action").is_empty(), "no restart of a broken revision: {}", run.dump());
+
+    let run = heal(&sim, &["--allow", "rollback", "heal", SVC, "502 Bad Gateway", &url]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert_eq!(run.events("plan")[0]["action"], "rollback");
+    let env = &deployment(&sim)["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(!env.to_string().contains("SIM_CRASH"), "back to the revision without the crash: {env}");
+    assert_answers(&sim);
+}
