@@ -117,14 +117,31 @@ async fn bad_image_names_undo_and_rolls_back_only_when_allowed() {
 }
 
 #[tokio::test]
-async fn crash_loop_restarts() {
+async fn crash_loop_of_a_stalled_new_revision_names_undo() {
     let (sim, client) = sim().await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
     let patch = json!({"spec":{"template":{"spec":{"containers":[{"name":"server","env":[{"name":"SIM_CRASH","value":"1"}]}]}}}});
     deployments.patch(NAME, &PatchParams::default(), &Patch::Strategic(patch)).await.expect("patched");
     let d = diagnose_until(&client, NAME, |d| has(d, FindingCode::CrashLoopBackOff)).await;
-    assert!(matches!(decide(&d, &Policy::default()), Decision::Restart { .. }));
+    // The old revision still serves: a restart would roll the same broken template again.
+    let Decision::Manual { recommendation, .. } = decide(&d, &Policy::default()) else { panic!("manual expected") };
+    assert!(recommendation.contains("rollout undo deployment/sandfly-mcp-server"), "{recommendation}");
+    assert!(matches!(decide(&d, &Policy { allow_rollback: true }), Decision::Rollback { .. }));
     let crash = d.findings.iter().find(|f| f.code == FindingCode::CrashLoopBackOff).expect("finding");
     assert_eq!(crash.evidence["pods"][0]["last_exit_code"], 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn crash_loop_of_every_pod_restarts() {
+    let (sim, client) = sim().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let scale = |n: i32| json!({"spec": {"replicas": n}});
+    deployments.patch(NAME, &PatchParams::default(), &Patch::Merge(scale(0))).await.expect("scaled to 0");
+    let patch = json!({"spec":{"template":{"spec":{"containers":[{"name":"server","env":[{"name":"SIM_CRASH","value":"1"}]}]}}}});
+    deployments.patch(NAME, &PatchParams::default(), &Patch::Strategic(patch)).await.expect("patched");
+    deployments.patch(NAME, &PatchParams::default(), &Patch::Merge(scale(2))).await.expect("scaled to 2");
+    let d = diagnose_until(&client, NAME, |d| has(d, FindingCode::CrashLoopBackOff)).await;
+    assert!(matches!(decide(&d, &Policy::default()), Decision::Restart { .. }), "{:?}", d.findings);
     sim.shutdown().await;
 }
