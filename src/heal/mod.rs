@@ -26,6 +26,19 @@ use crate::safety::{self, LockError, LockGuard};
 use crate::verify::{self, ProbeKind, VerifyRequest};
 mod remediate;
 
+/// How long a check of a service that looks fine may take before it counts as not answering
+/// (then diagnosed as `Unreachable`), and the bound of `verify` on its own.
+const QUICK_VERIFY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long verification may keep retrying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Patience {
+    /// "Does it answer now?" ([`QUICK_VERIFY`]).
+    Quick,
+    /// After a fix: until the run's deadline.
+    UntilDeadline,
+}
+
 /// How a run ended: everything the result line needs besides timing.
 #[derive(Debug)]
 struct Ending {
@@ -248,7 +261,7 @@ impl Run {
     }
 
     async fn verify_only(&self, probe_client: &Client, target: &Target) -> Result<Ending, Error> {
-        let ok = self.verify(probe_client, target).await;
+        let ok = self.verify(probe_client, target, Patience::Quick).await;
         Ok(if ok {
             Ending::new(Outcome::Healthy, exit::OK, format!("Service {} answers.", self.plan.service))
         } else {
@@ -280,7 +293,7 @@ impl Run {
                 return Ok(Ending::new(Outcome::Healthy, exit::OK, decide::diagnosis_sentence(&diagnosis)));
             }
             self.progress(Phase::Verify, "Nothing looks wrong; checking that the service answers");
-            if self.verify(probe_client, target).await {
+            if self.verify(probe_client, target, Patience::Quick).await {
                 self.emit_plan(&decision);
                 return Ok(Ending::new(Outcome::Healthy, exit::OK, decide::diagnosis_sentence(&diagnosis)));
             }
@@ -318,24 +331,25 @@ impl Run {
             };
             *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
 
-            let before: Vec<FindingCode> = diagnosis.findings.iter().map(|f| f.code).collect();
-            diagnosis = self.diagnose(client, target).await?;
-            let after: Vec<FindingCode> = diagnosis.findings.iter().map(|f| f.code).collect();
-            if after != before {
+            // Look again: another healer may have acted while this one waited. Only a change
+            // (a new spec generation, or other findings) is worth a new decision.
+            let fresh = self.diagnose(client, target).await?;
+            if state_of(&fresh) != state_of(&diagnosis) {
                 self.progress(Phase::Diagnose, "The service changed while waiting for the lock; diagnosing again");
-                self.report_findings(&diagnosis.findings);
-            }
-            decision = decide::decide(&diagnosis, &self.policy());
-            if decision == Decision::Healthy {
-                if self.verify(probe_client, target).await {
-                    self.emit_plan(&decision);
-                    return Ok(Ending::new(
-                        Outcome::Healthy,
-                        exit::OK,
-                        format!("{} (fixed by another healer meanwhile)", decide::diagnosis_sentence(&diagnosis)),
-                    ));
+                self.report_findings(&fresh.findings);
+                diagnosis = fresh;
+                decision = decide::decide(&diagnosis, &self.policy());
+                if decision == Decision::Healthy {
+                    if self.verify(probe_client, target, Patience::Quick).await {
+                        self.emit_plan(&decision);
+                        return Ok(Ending::new(
+                            Outcome::Healthy,
+                            exit::OK,
+                            format!("{} (fixed by another healer meanwhile)", decide::diagnosis_sentence(&diagnosis)),
+                        ));
+                    }
+                    decision = self.with_unreachable(&mut diagnosis);
                 }
-                decision = self.with_unreachable(&mut diagnosis);
             }
             if let (Some(n), Some(w)) = (decide::replicas_to_record(&diagnosis.snapshot), target.workload.as_ref())
                 && w.kind == WorkloadKind::Deployment
@@ -411,7 +425,11 @@ impl Run {
     }
 
     /// Ready endpoints, then the probe; emits one `check` event per result.
-    async fn verify(&self, probe_client: &Client, target: &Target) -> bool {
+    async fn verify(&self, probe_client: &Client, target: &Target, patience: Patience) -> bool {
+        let deadline = match patience {
+            Patience::Quick => self.deadline.min(Instant::now() + QUICK_VERIFY),
+            Patience::UntilDeadline => self.deadline,
+        };
         self.progress(Phase::Verify, format!("Verifying that {} answers", self.plan.service));
         let req = VerifyRequest {
             namespace: self.ns().to_string(),
@@ -424,7 +442,7 @@ impl Run {
                 CliProbe::Tcp => ProbeKind::Tcp,
             },
             health_path: self.plan.health_path.clone(),
-            deadline: self.deadline,
+            deadline,
         };
         let outcome = verify::verify(probe_client, &req, |c| {
             self.emit(Event::Check {
@@ -437,6 +455,14 @@ impl Run {
         .await;
         outcome.ok && outcome.checks.iter().any(|c| c.kind != CheckKind::Endpoints && c.ok)
     }
+}
+
+/// What tells two diagnoses apart: the workload's spec generation and the finding codes
+/// (without `Unreachable`, which only a probe adds).
+fn state_of(d: &Diagnosis) -> (Option<i64>, Vec<FindingCode>) {
+    let generation = d.snapshot.workload.as_ref().and_then(|w| w.metadata().generation);
+    let codes = d.findings.iter().map(|f| f.code).filter(|c| *c != FindingCode::Unreachable).collect();
+    (generation, codes)
 }
 
 fn manual_ending(decision: &Decision, diagnosis: String) -> Ending {

@@ -6,7 +6,7 @@ use kube::Client;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::{Ending, Run};
+use super::{Ending, Patience, Run};
 use crate::act::{self, ActError};
 use crate::cli::Command;
 use crate::client;
@@ -267,7 +267,7 @@ impl Run {
             ending.fix_applied = Some(fix);
             return Ok(ending);
         }
-        if self.verify(probe_client, target).await {
+        if self.verify(probe_client, target, Patience::UntilDeadline).await {
             let mut ending = Ending::new(Outcome::Healed, exit::OK, decide::diagnosis_sentence(diagnosis));
             ending.fix_applied = Some(fix);
             Ok(ending)
@@ -314,7 +314,9 @@ impl Run {
             }
             Decision::Healthy | Decision::WaitForPods | Decision::WaitForRollout => {
                 self.emit_plan(&decision);
-                if self.plan.command == Command::Remediate || self.verify(probe_client, target).await {
+                if self.plan.command == Command::Remediate
+                    || self.verify(probe_client, target, Patience::UntilDeadline).await
+                {
                     let mut ending = Ending::new(Outcome::Healed, exit::OK, sentence);
                     ending.fix_applied = Some("Waited for the pods to become ready".into());
                     Ok(ending)

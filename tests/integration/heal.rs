@@ -542,3 +542,20 @@ fn a_new_revision_that_crashes_while_the_old_one_serves_is_rolled_back_not_resta
     assert!(!env.to_string().contains("SIM_CRASH"), "back to the revision without the crash: {env}");
     assert_answers(&sim);
 }
+
+#[test]
+fn dead_mcp_behind_a_healthy_health_endpoint_is_restarted_with_the_mcp_probe() {
+    let sim = demo_at(2);
+    break_all_pods(&sim, "SIM_MCP_DOWN=until-restart");
+    rollout_done(&sim);
+    let health = format!("{}/health", sim.service_url(NS, SVC));
+    assert_eq!(http_get_status(&health), Some(200), "the health endpoint says healthy");
+
+    let run = heal(&sim, &["--probe", "mcp", "heal", SVC, "MCP error -32603", &mcp_url(&sim)]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert!(run.finding_codes().contains(&"Unreachable".to_string()), "{}", run.dump());
+    assert_eq!(run.events("plan").last().unwrap()["action"], "restart", "{}", run.dump());
+    let checks = run.events("check");
+    assert!(checks.iter().any(|c| c["check"] == "mcp" && c["ok"] == false), "{}", run.dump());
+    assert!(checks.last().is_some_and(|c| c["check"] == "mcp" && c["ok"] == true), "{}", run.dump());
+}

@@ -37,7 +37,16 @@ pub struct Behaviour {
 struct App {
     name: String,
     behaviour: Behaviour,
-    sessions: Mutex<HashSet<String>>,
+    sessions: Arc<Mutex<HashSet<String>>>,
+}
+
+/// MCP sessions, shared by every simulated pod as a horizontally scaled MCP server shares its
+/// session store: the Service proxy spreads a client's connections over the replicas, so a
+/// session opened on one pod must be known to the others (without it a real multi-replica
+/// deployment needs `sessionAffinity: ClientIP`). A session stays unknown elsewhere (404).
+fn shared_sessions() -> Arc<Mutex<HashSet<String>>> {
+    static SESSIONS: std::sync::OnceLock<Arc<Mutex<HashSet<String>>>> = std::sync::OnceLock::new();
+    SESSIONS.get_or_init(Default::default).clone()
 }
 
 impl App {
@@ -59,7 +68,7 @@ impl PodServer {
     /// # Errors
     /// When a port cannot be bound.
     pub fn start(ip: Ipv4Addr, ports: &[u16], name: &str, behaviour: Behaviour) -> std::io::Result<PodServer> {
-        let app = Arc::new(App { name: name.to_string(), behaviour, sessions: Mutex::new(HashSet::new()) });
+        let app = Arc::new(App { name: name.to_string(), behaviour, sessions: shared_sessions() });
         let mut listeners = Vec::new();
         for &port in ports {
             let sock = tokio::net::TcpSocket::new_v4()?;
