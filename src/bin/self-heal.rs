@@ -73,9 +73,9 @@ fn usage_exit(message: &str) -> ! {
 fn init_tracing(verbosity: i8) {
     let level = match verbosity {
         i8::MIN..=-2 => "off",
-        -1 => "error,kube_client=off,rustls_platform_verifier=off",
-        // kube and the TLS verifier log every failed request at error level; the run reports it once.
-        0 => "warn,kube_client=off,rustls_platform_verifier=off",
+        -1 => "error,kube_client=off,rustls_platform_verifier=off,rmcp=off",
+        // kube, rmcp and the TLS verifier log every failed request at error level; the run reports it once.
+        0 => "warn,kube_client=off,rustls_platform_verifier=off,rmcp=off",
         1 => "info",
         2 => "debug",
         _ => "trace",

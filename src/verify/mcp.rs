@@ -47,12 +47,13 @@ impl McpProbe for RmcpProbe {
                 let client = ClientConfig::default()
                     .serve(transport)
                     .await
-                    .map_err(|e| format!("MCP initialize failed: {}", error_chain(&e)))?;
+                    .map_err(|e| format!("MCP initialize failed: {}", tidy(&error_chain(&e))))?;
                 let server =
                     client.peer_info().and_then(|i| i.server_info.as_ref().map(|s| s.name.clone())).unwrap_or_default();
                 let listed = client.list_tools(None).await;
                 let _ = client.cancel().await;
-                let tools = listed.map_err(|e| format!("MCP tools/list failed: {}", error_chain(&e)))?.tools.len();
+                let tools =
+                    listed.map_err(|e| format!("MCP tools/list failed: {}", tidy(&error_chain(&e))))?.tools.len();
                 Ok(McpSummary { server, tools })
             };
             tokio::time::timeout(timeout, work)
@@ -60,6 +61,22 @@ impl McpProbe for RmcpProbe {
                 .unwrap_or_else(|_| Err(format!("no MCP answer within {}", humantime::format_duration(timeout))))
         })
     }
+}
+
+/// rmcp's errors name their transport's full generic type (`Transport [rmcp::...<...>]`);
+/// an operator needs the rest of the sentence.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// One HTTP answer to a POST.
@@ -272,6 +289,13 @@ mod tests {
     use axum::routing::post;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[test]
+    fn rmcp_type_names_are_dropped_from_messages() {
+        let raw = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::X<reqwest::Client>>] error: HTTP 503, when send initialize request";
+        assert_eq!(tidy(raw), "Send message error Transport error: HTTP 503, when send initialize request");
+        assert_eq!(tidy("plain [a [nested] b] text"), "plain text");
+    }
 
     /// A tiny MCP server: answers in JSON or in SSE (CRLF line ends), requires the session id
     /// after initialize, and can be "broken" (initialize works, tools/list fails).
