@@ -6,23 +6,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-/// self-heal with no cluster configuration at all: HOME is an empty directory, and no
-/// KUBECONFIG, in-cluster variables, SELF_HEAL_* or RUST_LOG leak in from the test runner.
 fn bare(home: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_self-heal"));
-    cmd.env("HOME", home)
-        .env("NO_COLOR", "1")
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SELF_HEAL_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
+    crate::util::self_heal_bare(home)
 }
 
 fn run(cmd: &mut Command) -> (i32, String, String) {

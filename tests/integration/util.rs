@@ -112,18 +112,8 @@ impl Sim {
 
     /// A self-heal command with this sim's kubeconfig and a clean environment.
     pub fn self_heal(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_self-heal"));
-        cmd.env("KUBECONFIG", self.kubeconfig())
-            .env("HOME", self.dir.path())
-            .env("NO_COLOR", "1")
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("SELF_HEAL_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = self_heal_bare(self.dir.path());
+        cmd.env("KUBECONFIG", self.kubeconfig());
         cmd
     }
 
@@ -139,6 +129,25 @@ impl Drop for Sim {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// self-heal with HOME at `home` and nothing leaking in from the test runner: no KUBECONFIG,
+/// in-cluster variables, SELF_HEAL_* or RUST_LOG.
+pub fn self_heal_bare(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_self-heal"));
+    cmd.env("HOME", home)
+        .env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SELF_HEAL_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
 }
 
 /// The kubectl to drive: `$KUBECTL`, else the one on PATH.
