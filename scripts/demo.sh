@@ -82,4 +82,17 @@ k patch service $SVC -p '{"spec":{"selector":{"app":"sandfly-mcp-server"}}}'
 sleep 1
 probe
 
+bold "Bonus: a crash loop that a rollout restart clears"
+k scale deployment/$SVC --replicas=0
+kq rollout status deployment/$SVC --timeout=60s >/dev/null
+k set env deployment/$SVC SIM_CRASH=until-restart
+k scale deployment/$SVC --replicas=2
+for _ in $(seq 1 100); do
+  kq get pods -o 'jsonpath={.items[*].status.containerStatuses[*].state.waiting.reason}' | grep -q CrashLoopBackOff && break
+  sleep 0.1
+done
+k get pods
+heal "connect ECONNREFUSED"
+probe
+
 bold "Done"

@@ -237,12 +237,15 @@ impl Run {
             }
             WaitOutcome::Failed { reason, message, pod } => {
                 if is_wait {
+                    // Nothing was changed yet: what made the wait fail (pods that crash, cannot
+                    // pull, lack config) is diagnosed and acted on, once.
                     self.emit(Event::Action {
                         action: ActionKind::Wait,
                         status: ActionStatus::Failed,
                         message: message.clone(),
                         detail: json!({"reason": reason}),
                     });
+                    return Box::pin(self.second_round(client, probe_client, target)).await;
                 }
                 return self.not_healed_after(client, target, fix, message, pod.as_ref()).await;
             }
@@ -284,8 +287,8 @@ impl Run {
         }
     }
 
-    /// After a plain wait ran out of patience: diagnose again and act on what is found now
-    /// (e.g. pods that never became ready get a restart). Acts at most once more.
+    /// After a plain wait failed or ran out of patience: diagnose again and act on what is
+    /// found now (e.g. pods that crash or never became ready get a restart). Acts at most once.
     pub(super) async fn second_round(
         &self,
         client: &Client,

@@ -463,9 +463,14 @@ fn crash(ctx: &Ctx, pod: &Value, c: &mut Container, now: Instant) {
         go_duration(c.crash_backoff),
         c.name
     );
+    c.state = State::CrashBackOff(msg);
+    if c.restarts == 0 {
+        // No back-off before the first restart (kubelet's back-off starts at the second exit).
+        c.next = Some(now + ctx.scaled(0.5));
+        return;
+    }
     let ev = format!("Back-off restarting failed container {} in pod {name}_{ns}({uid})", c.name);
     event(ctx, pod, &c.name, Type::Warning, "BackOff", &ev);
-    c.state = State::CrashBackOff(msg);
     c.next = Some(now + ctx.scaled(c.crash_backoff as f64));
     c.crash_backoff = (c.crash_backoff * 2).min(300);
 }
@@ -483,6 +488,9 @@ fn container_status(c: &Container) -> Value {
         State::PullErr(m) => waiting("ErrImagePull", Some(m)),
         State::PullBackOff(m) => waiting("ImagePullBackOff", Some(m)),
         State::ConfigErr(m) => waiting("CreateContainerConfigError", Some(m)),
+        // The first exit is restarted at once, as the kubelet does: shown as terminated
+        // (STATUS Error, RESTARTS 0) until then, CrashLoopBackOff only from the second exit on.
+        State::CrashBackOff(_) if c.restarts == 0 => json!({"terminated": c.last}),
         State::CrashBackOff(m) => waiting("CrashLoopBackOff", Some(m)),
         State::Running { .. } => json!({"running": {"startedAt": c.started_at}}),
         State::Terminated(t) => json!({"terminated": t}),
