@@ -139,7 +139,7 @@ pub enum UsageError {
         reason: String,
     },
     /// --health-path does not start with '/'.
-    #[error("--health-path {0:?} must start with '/'")]
+    #[error("--health-path {0:?} must be an absolute path ('/...') without '..' segments, spaces or '#'")]
     HealthPath(String),
     /// SERVICE is missing.
     #[error("SERVICE is required (see --help)")]
@@ -199,7 +199,7 @@ pub fn plan_with_stdin(cli: Cli, stdout_is_tty: bool, stdin: &mut dyn Read) -> R
             .map_err(|reason| UsageError::Selector { selector: sel.chars().take(200).collect(), reason })?;
     }
     if let Some(p) = &opts.health_path
-        && !p.starts_with('/')
+        && !is_safe_path(p)
     {
         return Err(UsageError::HealthPath(p.chars().take(200).collect()));
     }
@@ -402,6 +402,15 @@ fn check_value(v: &str) -> Result<(), String> {
     } else {
         Err(format!("value {v:?} is not a label value (up to 63 letters, digits, '-', '_', '.')"))
     }
+}
+
+/// A probe path that stays below the service when appended to the API server's service-proxy
+/// path: absolute, no `..` segment, no whitespace, control characters, `\\` or fragment.
+fn is_safe_path(p: &str) -> bool {
+    p.starts_with('/')
+        && !p.split(['/', '?']).any(|seg| seg == ".." || seg == ".")
+        && !p.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\' || c == '#')
+        && !p.to_ascii_lowercase().contains("%2e")
 }
 
 #[cfg(test)]

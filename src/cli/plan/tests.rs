@@ -80,7 +80,13 @@ fn bad_arguments_are_usage_errors() {
     assert!(parse(&["-n", "Bad_NS", "svc"]).unwrap_err().to_string().contains("namespace"));
     let err = parse(&["svc", "e", "not a url"]).unwrap_err().to_string();
     assert!(err.contains("not a valid URL"), "{err}");
-    assert!(parse(&["svc", "--health-path", "healthz"]).unwrap_err().to_string().contains("must start with '/'"));
+    assert!(parse(&["svc", "--health-path", "healthz"]).unwrap_err().to_string().contains("must be an absolute path"));
+    for escaping in ["/../../api/v1/secrets", "/a/./b", "/x?y=/..", "/%2E%2E/secrets", "/a b", "/a#b", "/a\\b"] {
+        assert!(parse(&["svc", "--health-path", escaping]).is_err(), "{escaping:?} must be refused");
+    }
+    for fine in ["/", "/healthz", "/api/health?full=1", "/v1.2/status"] {
+        assert!(parse(&["svc", "--health-path", fine]).is_ok(), "{fine:?} is fine");
+    }
     assert!(matches!(parse(&["svc", "--selector", "app in x"]), Err(UsageError::Selector { .. })));
     assert!(Cli::try_parse_from(["self-heal", "svc", "--timeout", "soon"]).is_err());
     assert!(Cli::try_parse_from(["self-heal", "svc", "--timeout", "0s"]).is_err());
