@@ -92,6 +92,19 @@ pub struct PostAnswer {
     pub body: Vec<u8>,
 }
 
+impl PostAnswer {
+    /// The parts of an HTTP answer the exchange reads.
+    fn new(status: http::StatusCode, headers: &http::HeaderMap, body: Vec<u8>) -> Self {
+        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+        PostAnswer {
+            status: status.as_u16(),
+            content_type: header("content-type").unwrap_or_default(),
+            session: header("mcp-session-id"),
+            body,
+        }
+    }
+}
+
 /// Sends one JSON-RPC POST (a seam so [`exchange`] runs over the kube client or plain HTTP).
 pub trait Poster: Send + Sync {
     /// POSTs `body` with `Accept: application/json, text/event-stream` and the session and
@@ -144,12 +157,9 @@ impl Poster for KubePoster {
                 .body(kube::client::Body::from(body))
                 .map_err(|e| format!("failed to build the MCP request: {e}"))?;
             let resp = self.client.send(req).await.map_err(|e| error_chain(&e))?;
-            let (status, content_type, session) = {
-                let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
-                (resp.status().as_u16(), header("content-type").unwrap_or_default(), header("mcp-session-id"))
-            };
+            let (status, headers) = (resp.status(), resp.headers().clone());
             let body = resp.into_body().collect_bytes().await.map_err(|e| error_chain(&e))?.to_vec();
-            Ok(PostAnswer { status, content_type, session, body })
+            Ok(PostAnswer::new(status, &headers, body))
         })
     }
 }
@@ -170,25 +180,15 @@ impl Poster for ReqwestPoster {
         protocol: Option<&'a str>,
     ) -> BoxFuture<'a, Result<PostAnswer, String>> {
         Box::pin(async move {
-            let mut req = self
-                .client
-                .post(self.url.clone())
-                .header("content-type", "application/json")
-                .header("accept", ACCEPT)
-                .body(body);
-            if let Some(s) = session {
-                req = req.header("Mcp-Session-Id", s);
-            }
-            if let Some(p) = protocol {
-                req = req.header("MCP-Protocol-Version", p);
-            }
-            let resp = req.send().await.map_err(|e| error_chain(&e))?;
-            let (status, content_type, session) = {
-                let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
-                (resp.status().as_u16(), header("content-type").unwrap_or_default(), header("mcp-session-id"))
-            };
+            let req = request("POST", body.clone(), session, protocol)
+                .uri(self.url.as_str())
+                .body(body)
+                .map_err(|e| format!("failed to build the MCP request: {e}"))?;
+            let req = reqwest::Request::try_from(req).map_err(|e| error_chain(&e))?;
+            let resp = self.client.execute(req).await.map_err(|e| error_chain(&e))?;
+            let (status, headers) = (resp.status(), resp.headers().clone());
             let body = resp.bytes().await.map_err(|e| error_chain(&e))?.to_vec();
-            Ok(PostAnswer { status, content_type, session, body })
+            Ok(PostAnswer::new(status, &headers, body))
         })
     }
 }
