@@ -20,17 +20,7 @@ fn ready_pods() -> Vec<k8s_openapi::api::core::v1::Pod> {
 }
 
 fn crashloop(suffix: &str, last_reason: &str) -> k8s_openapi::api::core::v1::Pod {
-    pod(
-        suffix,
-        "Running",
-        false,
-        fx::waiting(
-            "CrashLoopBackOff",
-            "back-off 40s restarting failed container=server pod=x_cortex-system(uid)",
-            3,
-            Some(json!({"exitCode":137,"reason":last_reason})),
-        ),
-    )
+    fx::crashloop_pod(suffix, last_reason, 137, 3)
 }
 
 fn scaled_to_zero() -> Snapshot {

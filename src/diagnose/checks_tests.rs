@@ -14,19 +14,7 @@ fn codes(s: &Snapshot) -> Vec<C> {
 }
 
 fn crashloop_pod(suffix: &str, last_reason: &str, exit: i32) -> k8s_openapi::api::core::v1::Pod {
-    pod(
-        suffix,
-        "Running",
-        false,
-        fx::waiting(
-            "CrashLoopBackOff",
-            &format!("back-off 40s restarting failed container=server pod={RS}-{suffix}_cortex-system(uid)"),
-            4,
-            Some(
-                json!({"exitCode":exit,"reason":last_reason,"startedAt":"2026-11-28T10:00:00Z","finishedAt":"2026-11-28T10:00:01Z"}),
-            ),
-        ),
-    )
+    fx::crashloop_pod(suffix, last_reason, exit, 4)
 }
 
 #[test]

@@ -80,6 +80,24 @@ pub fn waiting(reason: &str, message: &str, restarts: i32, last: Option<Value>) 
     v
 }
 
+/// A pod of the fixture ReplicaSet crash-looping: waiting in CrashLoopBackOff after `restarts`
+/// restarts, its last run terminated with `last_reason` and `exit`.
+pub fn crashloop_pod(suffix: &str, last_reason: &str, exit: i32, restarts: i32) -> Pod {
+    pod(
+        suffix,
+        "Running",
+        false,
+        waiting(
+            "CrashLoopBackOff",
+            &format!("back-off 40s restarting failed container=server pod={RS}-{suffix}_cortex-system(uid)"),
+            restarts,
+            Some(
+                json!({"exitCode": exit, "reason": last_reason, "startedAt": "2026-11-28T10:00:00Z", "finishedAt": "2026-11-28T10:00:01Z"}),
+            ),
+        ),
+    )
+}
+
 /// Endpoints with ready and not-ready addresses.
 pub fn endpoints(ready: &[&str], not_ready: &[&str]) -> Endpoints {
     let addr = |ip: &&str| json!({"ip":ip,"nodeName":"node-1"});
