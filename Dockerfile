@@ -5,13 +5,15 @@ RUN apk add --no-cache musl-dev cmake make perl clang
 WORKDIR /src
 # Dependencies first, so source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src/bin && echo 'fn main() {}' > src/bin/self-heal.rs && echo 'fn main() {}' > src/bin/orchestrator.rs \
-    && echo 'fn main() {}' > src/bin/kube-sim.rs && touch src/lib.rs \
-    && mkdir -p tests/integration && touch tests/integration/main.rs \
-    && cargo build --release --locked --bins
+COPY kube-sim/Cargo.toml kube-sim/
+RUN mkdir -p src/bin kube-sim/src kube-sim/tests/fidelity tests/integration \
+    && echo 'fn main() {}' > src/bin/self-heal.rs && echo 'fn main() {}' > src/bin/orchestrator.rs \
+    && touch src/lib.rs kube-sim/src/lib.rs tests/integration/main.rs kube-sim/tests/fidelity/main.rs \
+    && echo 'fn main() {}' > kube-sim/src/main.rs \
+    && cargo build --release --locked -p self-heal --bins
 COPY src ./src
 RUN touch src/lib.rs src/bin/*.rs \
-    && cargo build --release --locked --bin self-heal --bin orchestrator \
+    && cargo build --release --locked -p self-heal --bin self-heal --bin orchestrator \
     && mkdir /out && cp target/release/self-heal target/release/orchestrator /out/
 
 FROM gcr.io/distroless/static-debian12:nonroot

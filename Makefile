@@ -1,6 +1,6 @@
 # self-heal: build, test, demo. `make test` is what CI runs (.ci/run).
 CARGO ?= cargo
-FEATURES := --all-features
+FEATURES := --workspace
 BIN := target/debug
 
 .PHONY: build test fmt-check lint unit demo completions man bench release clean

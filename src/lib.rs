@@ -6,7 +6,7 @@
 //! [`wait`] (kubectl's rollout rule, by watching) → [`verify`] (endpoints, then a probe).
 //! [`safety`] keeps a Lease and a breaker per service; [`report`] renders [`events`] as NDJSON,
 //! legacy or human output. [`cli`] turns arguments into a validated plan; [`error`] maps every
-//! failure to one exit code. `sim` (feature `sim`) is kube-sim, the simulated cluster for tests.
+//! failure to one exit code. The simulated cluster the tests run against is the `kube-sim` crate.
 #![warn(missing_docs)]
 
 pub mod act;
@@ -22,7 +22,5 @@ pub mod names;
 pub mod report;
 pub mod resolve;
 pub mod safety;
-#[cfg(feature = "sim")]
-pub mod sim;
 pub mod verify;
 pub mod wait;

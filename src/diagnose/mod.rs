@@ -9,7 +9,7 @@ pub(crate) mod fake_api;
 pub(crate) mod fixtures;
 pub mod logs;
 mod rollout;
-#[cfg(all(test, feature = "sim"))]
+#[cfg(test)]
 mod sim_tests;
 mod workload;
 

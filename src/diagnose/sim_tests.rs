@@ -12,7 +12,7 @@ use super::{Diagnosis, diagnose};
 use crate::decide::{Decision, Policy, ReplicaSource, decide};
 use crate::events::FindingCode;
 use crate::resolve::{Overrides, WorkloadKind, resolve};
-use crate::sim::{RunningSim, SimConfig, seed, start};
+use kube_sim::{RunningSim, SimConfig, seed, start};
 
 const NS: &str = "cortex-system";
 const NAME: &str = "sandfly-mcp-server";

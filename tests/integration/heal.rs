@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{Sim, eventually, http_get_status, refused};
+use crate::util::{SelfHealExt, Sim, eventually, http_get_status, refused};
 
 const NS: &str = "cortex-system";
 const SVC: &str = "sandfly-mcp-server";

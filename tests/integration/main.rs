@@ -6,6 +6,3 @@ mod util;
 
 mod cli;
 mod heal;
-
-mod sim_api;
-mod sim_controllers;

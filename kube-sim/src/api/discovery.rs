@@ -6,8 +6,8 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::json_response;
-use crate::sim::resources::{self, Resource};
-use crate::sim::store::ApiError;
+use crate::resources::{self, Resource};
+use crate::store::ApiError;
 
 const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 

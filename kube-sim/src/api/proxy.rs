@@ -9,8 +9,8 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{ApiState, Req, Target};
-use crate::sim::resources;
-use crate::sim::store::ApiError;
+use crate::resources;
+use crate::store::ApiError;
 
 /// How long the backend may take to send its response headers.
 const PROXY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -106,7 +106,7 @@ mod tests {
     use axum::http::Uri;
     use serde_json::json;
 
-    use crate::sim::resources;
+    use crate::resources;
 
     #[tokio::test]
     async fn forwards_to_a_ready_endpoint_and_relays_the_answer() {
@@ -118,7 +118,7 @@ mod tests {
         tokio::spawn(async move { axum::serve(backend, app).await });
 
         // No controllers: only this test writes the Endpoints.
-        let (url, st) = crate::sim::api::serve_without_controllers().await;
+        let (url, st) = crate::api::serve_without_controllers().await;
         let svc =
             json!({"metadata": {"name": "s"}, "spec": {"ports": [{"name": "http", "port": 80, "targetPort": port}]}});
         st.store.create(&resources::SERVICES, "default", svc, false).unwrap();

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::selectors::LabelSelector;
-use crate::sim::resources::Resource;
+use crate::resources::Resource;
 
 /// Go's `duration.HumanDuration`, as kubectl's AGE column prints it.
 pub fn human_duration(secs: i64) -> String {
@@ -350,7 +350,7 @@ pub fn render(res: &Resource, items: &[Value], rv: &str, include: Option<&str>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::resources;
+    use crate::resources;
 
     #[test]
     fn ages_print_like_kubectl() {

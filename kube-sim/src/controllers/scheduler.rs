@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::recorder::{self, Type};
 use super::{Ctx, map_matches, meta, selector_matches, terminating};
-use crate::sim::resources::{NODES, PODS};
+use crate::resources::{NODES, PODS};
 
 /// Schedules every unbound pod.
 pub fn sync(ctx: &Ctx) {
@@ -61,7 +61,7 @@ fn schedule(ctx: &Ctx, pod: &Value, nodes: &[Value]) {
             let mut conds: Vec<Value> = p["status"]["conditions"].as_array().cloned().unwrap_or_default();
             conds.retain(|c| c["type"] != "PodScheduled");
             conds.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
-                "lastTransitionTime": crate::sim::store::now()}));
+                "lastTransitionTime": crate::store::now()}));
             p["status"]["conditions"] = json!(conds);
             Ok(())
         });
@@ -82,7 +82,7 @@ fn schedule(ctx: &Ctx, pod: &Value, nodes: &[Value]) {
         let mut conds: Vec<Value> = p["status"]["conditions"].as_array().cloned().unwrap_or_default();
         conds.retain(|c| c["type"] != "PodScheduled");
         conds.push(json!({"type": "PodScheduled", "status": "False", "lastProbeTime": null,
-            "lastTransitionTime": crate::sim::store::now(), "reason": "Unschedulable", "message": msg}));
+            "lastTransitionTime": crate::store::now(), "reason": "Unschedulable", "message": msg}));
         p["status"]["conditions"] = json!(conds);
         p["status"]["phase"] = json!("Pending");
         Ok(())

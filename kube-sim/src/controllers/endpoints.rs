@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use super::{Ctx, map_matches, meta, owner_ref, pod_ready, terminating};
-use crate::sim::resources::{ENDPOINTS, ENDPOINTSLICES, NODES, PODS, SERVICES};
-use crate::sim::store::now;
+use crate::resources::{ENDPOINTS, ENDPOINTSLICES, NODES, PODS, SERVICES};
+use crate::store::now;
 
 const TRIGGER: &str = "endpoints.kubernetes.io/last-change-trigger-time";
 const SERVICE_NAME: &str = "kubernetes.io/service-name";

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use super::meta;
-use crate::sim::resources;
-use crate::sim::store::{Store, now};
+use crate::resources;
+use crate::store::{Store, now};
 
 /// Who reports an event (`source.component`, and `source.host` for the kubelet).
 #[derive(Clone, Copy, Debug)]

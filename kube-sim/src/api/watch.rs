@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use super::selectors::{FieldSelector, LabelSelector};
 use super::{ApiState, Req, Target, event_views, table};
-use crate::sim::resources::Resource;
-use crate::sim::store::{ApiError, Change, ChangeKind};
+use crate::resources::Resource;
+use crate::store::{ApiError, Change, ChangeKind};
 
 /// How long a watch lasts when the client names no `timeoutSeconds` (a real server picks
 /// 30–60 minutes).
@@ -251,7 +251,7 @@ async fn stream(
 mod tests {
     use serde_json::json;
 
-    use crate::sim::{SimConfig, resources, start};
+    use crate::{SimConfig, resources, start};
 
     async fn lines(url: String) -> Vec<serde_json::Value> {
         let body = reqwest::get(url).await.unwrap().text().await.unwrap();

@@ -182,7 +182,7 @@ async fn mcp(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Re
     let result = match method {
         "initialize" => {
             let version = msg["params"]["protocolVersion"].as_str().unwrap_or("2025-06-18");
-            let sid = crate::sim::store::random_suffix(24);
+            let sid = crate::store::random_suffix(24);
             app.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(sid.clone());
             let body = json!({"jsonrpc": "2.0", "id": id, "result": {
                 "protocolVersion": version,

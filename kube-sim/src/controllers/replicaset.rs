@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::recorder::{self, Type};
 use super::{Ctx, controller_uid, int, meta, owner_ref, pod_ready, selector_matches, terminating};
-use crate::sim::resources::{PODS, REPLICASETS};
+use crate::resources::{PODS, REPLICASETS};
 
 /// Runs the replicaset controller over every ReplicaSet.
 pub fn sync(ctx: &Ctx) {

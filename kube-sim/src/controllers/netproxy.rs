@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{Ctx, Wake, meta};
-use crate::sim::resources::{ENDPOINTS, SERVICES};
+use crate::resources::{ENDPOINTS, SERVICES};
 
 /// The annotation holding a Service's proxy URL.
 pub const URL_ANNOTATION: &str = "kube-sim.self-heal.dev/url";

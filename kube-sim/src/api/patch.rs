@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::sim::store::ApiError;
+use crate::store::ApiError;
 
 /// The patch formats kube-sim understands, by `Content-Type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use tokio::time::Instant;
 
 use super::recorder::{self, Type};
 use super::{Ctx, Wake, controller_uid, int, meta, owner_ref, set_condition, terminating};
-use crate::sim::resources::{DEPLOYMENTS, REPLICASETS};
-use crate::sim::store::now;
+use crate::resources::{DEPLOYMENTS, REPLICASETS};
+use crate::store::now;
 
 const REVISION: &str = "deployment.kubernetes.io/revision";
 const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";

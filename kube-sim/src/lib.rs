@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod controllers;
+pub mod harness;
 pub mod kubeconfig;
 pub mod resources;
 pub mod seed;

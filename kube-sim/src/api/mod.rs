@@ -326,7 +326,7 @@ pub(crate) async fn serve_without_controllers() -> (String, Arc<ApiState>) {
     // Never sent: the server lives as long as the test's runtime.
     std::mem::forget(tx);
     let st = Arc::new(ApiState::new(Arc::new(Store::new()), SimConfig::default(), rx));
-    crate::sim::seed::builtins(&st).unwrap();
+    crate::seed::builtins(&st).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let app = router(st.clone());

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use self_heal::sim::{RunOptions, SimConfig};
+use kube_sim::{RunOptions, SimConfig};
 
 /// A simulated Kubernetes API server with controllers and a kubelet whose pods are real
 /// loopback servers.
@@ -57,5 +57,5 @@ async fn run() -> anyhow::Result<()> {
         demo: args.demo,
         cfg: SimConfig { time_scale: args.time_scale },
     };
-    Ok(self_heal::sim::run(opts).await?)
+    Ok(kube_sim::run(opts).await?)
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Controllers, start};
-use crate::sim::SimConfig;
-use crate::sim::resources::{DEPLOYMENTS, EVENTS, NAMESPACES, NODES, PODS, REPLICASETS, SERVICES};
-use crate::sim::store::Store;
+use crate::SimConfig;
+use crate::resources::{DEPLOYMENTS, EVENTS, NAMESPACES, NODES, PODS, REPLICASETS, SERVICES};
+use crate::store::Store;
 
 const NS: &str = "cortex-system";
 const APP: &str = "sandfly-mcp-server";
@@ -257,7 +257,7 @@ async fn missing_configmap_blocks_until_created_and_selector_mismatch_pends() {
         "configmap \"sandfly-config\" not found"
     );
     let cm = json!({"metadata": {"name": "sandfly-config"}, "data": {"level": "debug"}});
-    store.create(&crate::sim::resources::CONFIGMAPS, NS, cm, false).unwrap();
+    store.create(&crate::resources::CONFIGMAPS, NS, cm, false).unwrap();
     eventually("rollout", || rolled_out(&deploy(&store)).then_some(())).await;
 
     patch_template(&store, |t| t["spec"]["nodeSelector"] = json!({"disktype": "ssd"}));
@@ -422,7 +422,7 @@ async fn not_ready_pods_are_not_endpoints_and_ready_delay_is_literal() {
     assert!(
         ps.iter().all(|p| p["status"]["phase"] == "Running" && p["status"]["containerStatuses"][0]["ready"] == false)
     );
-    let ep = store.get(&crate::sim::resources::ENDPOINTS, NS, APP).unwrap();
+    let ep = store.get(&crate::resources::ENDPOINTS, NS, APP).unwrap();
     assert_eq!(ep["subsets"][0]["notReadyAddresses"].as_array().map(Vec::len), Some(2));
     assert!(ep["subsets"][0].get("addresses").is_none());
     assert!(refused(&url(&store)).await, "no ready endpoints");
@@ -470,8 +470,8 @@ async fn revision_history_limit_prunes_old_replicasets_and_gc_follows_deletes() 
     })
     .await;
     eventually("endpoints collected", || {
-        let eps = store.list(&crate::sim::resources::ENDPOINTS, Some(NS)).0;
-        let slices = store.list(&crate::sim::resources::ENDPOINTSLICES, Some(NS)).0;
+        let eps = store.list(&crate::resources::ENDPOINTS, Some(NS)).0;
+        let slices = store.list(&crate::resources::ENDPOINTSLICES, Some(NS)).0;
         (eps.is_empty() && slices.is_empty()).then_some(())
     })
     .await;

@@ -34,8 +34,8 @@ use super::podserver::{Behaviour, PodServer};
 use super::recorder::{self, Type};
 use super::runtime::{Faults, full_image, go_duration, image_id, missing_config, pullable, tagged};
 use super::{Ctx, Wake, meta, terminating};
-use crate::sim::resources::{CONFIGMAPS, PODS, SECRETS};
-use crate::sim::store::now as ts_now;
+use crate::resources::{CONFIGMAPS, PODS, SECRETS};
+use crate::store::now as ts_now;
 
 /// The annotation `kubectl rollout restart` adds to the pod template.
 const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::{Ctx, controller_uid, meta, terminating};
-use crate::sim::resources::{DEPLOYMENTS, ENDPOINTS, ENDPOINTSLICES, PODS, REPLICASETS, SERVICES};
+use crate::resources::{DEPLOYMENTS, ENDPOINTS, ENDPOINTSLICES, PODS, REPLICASETS, SERVICES};
 
 /// Deletes objects whose owner no longer exists.
 pub fn sync(ctx: &Ctx) {

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::{ApiState, Req, Target};
-use crate::sim::store::ApiError;
+use crate::store::ApiError;
 
 /// The kubelet's words for a container that is waiting to start.
 fn waiting_text(reason: &str) -> &str {
@@ -104,12 +104,12 @@ pub(super) fn logs(st: &ApiState, t: &Target, req: &Req) -> Result<Response, Api
 mod tests {
     use serde_json::json;
 
-    use crate::sim::resources;
+    use crate::resources;
 
     #[tokio::test]
     async fn log_refusals_match_the_kubelet() {
         // No controllers: only this test writes the pods' statuses and logs.
-        let (url, st) = crate::sim::api::serve_without_controllers().await;
+        let (url, st) = crate::api::serve_without_controllers().await;
         let pod = |name: &str, state: serde_json::Value| {
             json!({"metadata": {"name": name}, "spec": {"nodeName": "sim-node-1", "containers": [{"name": "c", "image": "i"}]},
                 "status": {"containerStatuses": [{"name": "c", "state": state, "ready": false, "restartCount": 0}]}})

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::sim::store::ApiError;
+use crate::store::ApiError;
 
 /// One requirement of a label selector.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use serde_json::json;
 
-use crate::sim::{RunningSim, SimConfig, seed, start};
+use crate::{RunningSim, SimConfig, seed, start};
 
 async fn sim_and_client() -> (RunningSim, kube::Client) {
     let sim = start(SimConfig::default(), "127.0.0.1:0".parse().unwrap(), seed::demo_objects()).await.unwrap();

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::patch::{self, PatchType};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::{ApiState, Req, Target, defaults, event_views, json_response, method_not_allowed, success_status, table};
-use crate::sim::resources::{self, Resource};
-use crate::sim::store::ApiError;
+use crate::resources::{self, Resource};
+use crate::store::ApiError;
 
 /// `autoscaling/v1` Scale, for its validation messages.
 const SCALE: Resource = Resource {

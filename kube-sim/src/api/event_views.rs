@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::sim::resources::{self, Resource};
+use crate::resources::{self, Resource};
 
 fn copy(from: &Value, to: &mut Map<String, Value>, pairs: &[(&str, &str)]) {
     for (src, dst) in pairs {

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::selectors::LabelSelector;
-use crate::sim::resources::{self, Resource};
-use crate::sim::store::ApiError;
+use crate::resources::{self, Resource};
+use crate::store::ApiError;
 
 fn set_default(obj: &mut Value, key: &str, value: Value) {
     if obj.get(key).is_none_or(Value::is_null) {
