@@ -1,7 +1,8 @@
 //! The `mcp` probe: an MCP `initialize`, then `tools/list`; both must succeed. Straight to the
-//! URL it uses rmcp's streamable HTTP client behind the small [`McpProbe`] trait (rmcp changes
-//! its API often); through the API server's service proxy it speaks the few JSON-RPC messages
-//! itself ([`exchange`]), accepting JSON or SSE answers and keeping `Mcp-Session-Id`.
+//! URL and through the API server's service proxy alike it speaks the few JSON-RPC messages
+//! itself ([`exchange`]), accepting JSON or SSE answers and keeping `Mcp-Session-Id`, reading
+//! at most 64 KiB of each answer, following no redirect ([`BoundedProbe`]). rmcp's streamable
+//! HTTP client stays available behind the small [`McpProbe`] trait ([`RmcpProbe`]).
 
 use std::time::Duration;
 
@@ -26,6 +27,24 @@ pub struct McpSummary {
 pub trait McpProbe: Send + Sync {
     /// Runs the exchange within `timeout`; the error is one sentence.
     fn probe<'a>(&'a self, url: &'a Url, timeout: Duration) -> BoxFuture<'a, Result<McpSummary, String>>;
+}
+
+/// [`McpProbe`] with [`exchange`] over a [`ReqwestPoster`]: bounded reads, no redirects, no
+/// system proxy (the default for direct probes).
+#[derive(Clone, Debug)]
+pub struct BoundedProbe {
+    /// A client from [`super::probe::direct_client`], or why it could not be built.
+    pub client: Result<reqwest::Client, String>,
+}
+
+impl McpProbe for BoundedProbe {
+    fn probe<'a>(&'a self, url: &'a Url, timeout: Duration) -> BoxFuture<'a, Result<McpSummary, String>> {
+        Box::pin(async move {
+            let client = self.client.clone().map_err(|e| format!("failed to build an HTTP client: {e}"))?;
+            let poster = ReqwestPoster { client, url: url.clone() };
+            exchange_within(&poster, timeout).await
+        })
+    }
 }
 
 /// [`McpProbe`] with rmcp 3.11's streamable HTTP client.
@@ -158,7 +177,7 @@ impl Poster for KubePoster {
                 .map_err(|e| format!("failed to build the MCP request: {e}"))?;
             let resp = self.client.send(req).await.map_err(|e| error_chain(&e))?;
             let (status, headers) = (resp.status(), resp.headers().clone());
-            let body = resp.into_body().collect_bytes().await.map_err(|e| error_chain(&e))?.to_vec();
+            let body = super::probe::read_capped_kube(resp.into_body()).await?;
             Ok(PostAnswer::new(status, &headers, body))
         })
     }
@@ -187,7 +206,7 @@ impl Poster for ReqwestPoster {
             let req = reqwest::Request::try_from(req).map_err(|e| error_chain(&e))?;
             let resp = self.client.execute(req).await.map_err(|e| error_chain(&e))?;
             let (status, headers) = (resp.status(), resp.headers().clone());
-            let body = resp.bytes().await.map_err(|e| error_chain(&e))?.to_vec();
+            let body = super::probe::read_capped_reqwest(resp).await?;
             Ok(PostAnswer::new(status, &headers, body))
         })
     }
