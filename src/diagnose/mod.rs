@@ -328,6 +328,11 @@ async fn events_for(
     name: &str,
     kind: Option<&str>,
 ) -> Result<Vec<Event>, DiagnoseError> {
+    // A name read from the cluster never reaches a field selector unchecked (a ',' would add
+    // a requirement of its own choosing).
+    if !crate::names::is_subdomain(name) {
+        return Ok(Vec::new());
+    }
     let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
     let items = Api::<Event>::namespaced(client.clone(), ns)
         .list(&lp)
@@ -433,6 +438,11 @@ async fn config_refs(client: &kube::Client, ns: &str, spec: &PodSpec) -> Result<
     try_join_all(refs.into_iter().map(|mut r| {
         let (cms, secrets) = (&cms, &secrets);
         async move {
+            // A name from the pod spec never reaches a request path unchecked.
+            if !crate::names::is_subdomain(&r.name) {
+                r.exists = None;
+                return Ok(r);
+            }
             let res = match r.kind {
                 ConfigKind::ConfigMap => cms.get_metadata_opt(&r.name).await.map(|m| m.is_some()),
                 ConfigKind::Secret => secrets.get_metadata_opt(&r.name).await.map(|m| m.is_some()),

@@ -112,7 +112,7 @@ pub async fn execute(plan: RunPlan) -> i32 {
     let ending = match tokio::time::timeout_at(deadline, run.pipeline()).await {
         Ok(Ok(ending)) => ending,
         Ok(Err(err)) => {
-            eprintln!("self-heal: {err}");
+            crate::report::stderr_line(&err.to_string());
             let mut ending = Ending::new(err.outcome(), err.exit_code(), err.to_string());
             ending.recommendation = err.recommendation();
             ending
