@@ -816,6 +816,33 @@ mod tests {
     }
 
     #[test]
+    fn statefulset_links_need_name_uid_and_selectors() {
+        let pod = |uid: &str| -> Pod {
+            serde_json::from_value(json!({"metadata":{"name":"db-0","labels":{"app":"db"},"ownerReferences":[
+                {"apiVersion":"apps/v1","kind":"StatefulSet","name":"db","uid":uid,"controller":true}]}}))
+            .unwrap()
+        };
+        let set = |name: &str| -> StatefulSet {
+            serde_json::from_value(json!({"metadata":{"name":name,"uid":"s1"},"spec":{"serviceName":"db",
+                "selector":{"matchLabels":{"app":"db"}},"template":{"metadata":{"labels":{"app":"db"}}}}}))
+            .unwrap()
+        };
+        let sel = parse_selector("app=db").unwrap();
+        let pods = [pod("s1")];
+        let sets = [set("db")];
+        let objects = Objects { pods: &pods, replica_sets: &[], deployments: &[], statefulsets: &sets };
+        assert_eq!(link(&sel, &objects), Ok(Some(WorkloadRef { kind: WorkloadKind::StatefulSet, name: "db".into() })));
+        let pods = [pod("other")];
+        let objects = Objects { pods: &pods, replica_sets: &[], deployments: &[], statefulsets: &sets };
+        assert!(link(&sel, &objects).unwrap_err().contains("no StatefulSet has that name and uid"));
+        // Pods without a controller, or with one of another kind, prove nothing and break nothing.
+        let bare: Pod = serde_json::from_value(json!({"metadata":{"name":"debug","labels":{"app":"db"}}})).unwrap();
+        let objects =
+            Objects { pods: std::slice::from_ref(&bare), replica_sets: &[], deployments: &[], statefulsets: &sets };
+        assert_eq!(link(&sel, &objects), Ok(None));
+    }
+
+    #[test]
     fn label_selectors_with_expressions() {
         let sel: LabelSelector = serde_json::from_value(json!({"matchLabels":{"app":"a"},"matchExpressions":[
             {"key":"tier","operator":"In","values":["x","y"]},{"key":"canary","operator":"DoesNotExist"}]}))
