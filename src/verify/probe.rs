@@ -10,20 +10,37 @@ use url::Url;
 /// The most bytes of any probe or MCP answer read; the rest is left unread.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// At most [`MAX_BODY`] bytes of an answer, and whether it was cut there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capped {
+    /// The bytes read.
+    pub bytes: Vec<u8>,
+    /// The answer had more (the rest was left unread).
+    pub truncated: bool,
+}
+
+impl Capped {
+    fn push(&mut self, data: &[u8]) {
+        let room = MAX_BODY - self.bytes.len();
+        self.truncated |= data.len() > room;
+        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+    }
+}
+
 /// Reads at most [`MAX_BODY`] bytes of a kube (API server) answer.
 ///
 /// # Errors
 /// The transport error, as one line.
-pub async fn read_capped_kube(mut body: kube::client::Body) -> Result<Vec<u8>, String> {
+pub async fn read_capped_kube(mut body: kube::client::Body) -> Result<Capped, String> {
     use http_body_util::BodyExt;
-    let mut out = Vec::new();
-    while out.len() < MAX_BODY {
-        let Some(frame) = body.frame().await else { break };
+    let mut out = Capped::default();
+    while !out.truncated && out.bytes.len() < MAX_BODY {
+        let Some(frame) = body.frame().await else { return Ok(out) };
         if let Ok(data) = frame.map_err(|e| error_chain(&e))?.into_data() {
-            let room = MAX_BODY - out.len();
-            out.extend_from_slice(&data[..data.len().min(room)]);
+            out.push(&data);
         }
     }
+    out.truncated = true;
     Ok(out)
 }
 
@@ -31,13 +48,13 @@ pub async fn read_capped_kube(mut body: kube::client::Body) -> Result<Vec<u8>, S
 ///
 /// # Errors
 /// The transport error, as one line.
-pub async fn read_capped_reqwest(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    while out.len() < MAX_BODY {
-        let Some(chunk) = resp.chunk().await.map_err(|e| error_chain(&e))? else { break };
-        let room = MAX_BODY - out.len();
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+pub async fn read_capped_reqwest(mut resp: reqwest::Response) -> Result<Capped, String> {
+    let mut out = Capped::default();
+    while !out.truncated && out.bytes.len() < MAX_BODY {
+        let Some(chunk) = resp.chunk().await.map_err(|e| error_chain(&e))? else { return Ok(out) };
+        out.push(&chunk);
     }
+    out.truncated = true;
     Ok(out)
 }
 
@@ -140,7 +157,7 @@ async fn proxy_get(client: &kube::Client, path: &str, timeout: Duration) -> Resu
         let resp = client.send(req).await.map_err(|e| error_chain(&e))?;
         let code = resp.status().as_u16();
         let body = read_capped_kube(resp.into_body()).await?;
-        Ok(ProxyAnswer { code, api_status: api_status_message(&body) })
+        Ok(ProxyAnswer { code, api_status: api_status_message(&body.bytes) })
     };
     tokio::time::timeout(timeout, work)
         .await
