@@ -240,7 +240,12 @@ pub async fn gather(client: &kube::Client, target: &Target) -> Result<Snapshot, 
         futures::try_join!(workload_fut, svc_pods_fut, endpoints_fut, slices_fut, hpas_fut, keda_fut, candidates_fut)?;
 
     // Phase 2: what depends on the workload.
-    let wl_selector = workload.as_ref().and_then(|w| w.selector()).map(label_selector_string).filter(|s| !s.is_empty());
+    // The workload's selector goes into queries: only a well-formed one.
+    let wl_selector = workload
+        .as_ref()
+        .and_then(|w| w.selector())
+        .map(label_selector_string)
+        .filter(|s| !s.is_empty() && crate::cli::plan::validate_selector(s).is_ok());
     let rs_fut = async {
         match (&workload, &wl_selector) {
             (Some(w @ Workload::Deployment(_)), Some(sel)) => {
