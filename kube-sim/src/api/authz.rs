@@ -107,13 +107,15 @@ pub(crate) fn allowed(store: &Store, user: &UserInfo, ri: &RequestInfo) -> bool 
     user.is_master() || rules_for(store, user, &ri.namespace).iter().any(|r| rule_allows(r, ri))
 }
 
+/// The 401 body, byte for byte as kube-apiserver sends it.
+const UNAUTHORIZED: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
+
 /// 401, exactly as kube-apiserver sends it.
 pub(crate) fn unauthorized() -> Response {
-    json_response(
-        StatusCode::UNAUTHORIZED,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": "Unauthorized", "reason": "Unauthorized", "code": 401}),
-    )
+    let mut r = Response::new(axum::body::Body::from(UNAUTHORIZED));
+    *r.status_mut() = StatusCode::UNAUTHORIZED;
+    r.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    r
 }
 
 /// 403 with kube-apiserver's message: `<resource>[.<group>] ["<name>" ]is forbidden: User "<u>"
