@@ -161,7 +161,12 @@ fn deleting_a_bound_pod_sets_deletion_timestamp() {
     );
     sim.kubectl_ok(&["create", "-f", &path]);
     let out = sim.kubectl_ok(&["-n", "default", "delete", "pod", "p1", "--wait=false"]);
-    assert_eq!(out.trim(), "pod \"p1\" deleted");
+    // kubectl's wording changed in v1.35: `pod "p1" deleted` before, `... from default namespace`
+    // after; both are the server's one 200 answer.
+    assert!(
+        ["pod \"p1\" deleted", "pod \"p1\" deleted from default namespace"].contains(&out.trim()),
+        "{out}"
+    );
     let p = sim.get_json("default", "pod/p1");
     assert!(p["metadata"]["deletionTimestamp"].is_string(), "{p}");
     assert_eq!(p["metadata"]["deletionGracePeriodSeconds"], 30);
