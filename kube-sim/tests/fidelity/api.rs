@@ -163,10 +163,7 @@ fn deleting_a_bound_pod_sets_deletion_timestamp() {
     let out = sim.kubectl_ok(&["-n", "default", "delete", "pod", "p1", "--wait=false"]);
     // kubectl's wording changed in v1.35: `pod "p1" deleted` before, `... from default namespace`
     // after; both are the server's one 200 answer.
-    assert!(
-        ["pod \"p1\" deleted", "pod \"p1\" deleted from default namespace"].contains(&out.trim()),
-        "{out}"
-    );
+    assert!(["pod \"p1\" deleted", "pod \"p1\" deleted from default namespace"].contains(&out.trim()), "{out}");
     let p = sim.get_json("default", "pod/p1");
     assert!(p["metadata"]["deletionTimestamp"].is_string(), "{p}");
     assert_eq!(p["metadata"]["deletionGracePeriodSeconds"], 30);
