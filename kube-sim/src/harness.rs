@@ -1,19 +1,52 @@
 //! Test harness: a kube-sim process per test, and the real kubectl against it.
 //!
 //! For tests (this crate's and self-heal's): each [`Sim`] runs the `kube-sim` binary on port 0
-//! and is killed when dropped.
+//! and is killed when dropped. The API is HTTPS with authentication and RBAC: [`Sim::kubeconfig`]
+//! is the admin's (group `system:masters`), [`Sim::api`] sends raw requests as the admin,
+//! [`Sim::client_cert_kubeconfig`], [`Sim::token_kubeconfig`] and
+//! [`Sim::service_account_kubeconfig`] make kubeconfigs for other users, and [`Sim::requests`]
+//! reads kube-sim's record of every request it served.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub use crate::record::RecordedRequest;
+
+use crate::kubeconfig::{self, Credentials};
+
 /// A running kube-sim, killed when dropped.
 pub struct Sim {
     child: Child,
-    /// The API server URL (`http://127.0.0.1:<port>`).
+    /// The API server URL (`https://127.0.0.1:<port>`).
     pub url: String,
     dir: tempfile::TempDir,
+    admin_token: String,
+    ca_pem: String,
+}
+
+/// A raw API response.
+#[derive(Debug)]
+pub struct ApiResponse {
+    /// HTTP status code.
+    pub code: u16,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body as text.
+    pub body: String,
+}
+
+impl ApiResponse {
+    /// The body as JSON (panics when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// One header's value ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
 }
 
 impl Sim {
@@ -44,6 +77,8 @@ impl Sim {
         let mut child = Command::new(binary())
             .arg("--kubeconfig")
             .arg(&kubeconfig)
+            .arg("--pki-dir")
+            .arg(dir.path().join("pki"))
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             // Warnings only, so a failing test's output shows what matters.
@@ -70,12 +105,118 @@ impl Sim {
                 panic!("kube-sim did not print its ready line within 20 s");
             }
         };
-        Sim { child, url, dir }
+        let kc: serde_json::Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(&kubeconfig).expect("kubeconfig written")).unwrap();
+        let admin_token = kc["users"][0]["user"]["token"].as_str().expect("admin token in kubeconfig").to_string();
+        let ca_pem = std::fs::read_to_string(dir.path().join("pki/ca.crt")).expect("CA written into --pki-dir");
+        Sim { child, url, dir, admin_token, ca_pem }
     }
 
-    /// The kubeconfig kube-sim wrote.
+    /// The kubeconfig kube-sim wrote: the admin's (`kube-sim-admin`, group `system:masters`).
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.path().join("kubeconfig")
+    }
+
+    /// The admin's bearer token.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// kube-sim's CA certificate, PEM (also in `<dir>/pki/ca.crt`).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// Writes a kubeconfig for this sim with `creds` into the scratch directory as `name`.
+    fn write_kubeconfig(&self, name: &str, creds: &Credentials) -> PathBuf {
+        let path = self.dir.path().join(name);
+        kubeconfig::write(&path, &kubeconfig::render(&self.url, &self.ca_pem, creds)).expect("write kubeconfig");
+        path
+    }
+
+    /// A kubeconfig that authenticates with a client certificate signed by kube-sim's CA
+    /// (CN = `user`, O = `groups`).
+    pub fn client_cert_kubeconfig(&self, user: &str, groups: &[&str]) -> PathBuf {
+        let (cert_pem, key_pem) =
+            crate::pki::sign_client_cert(&self.dir.path().join("pki"), user, groups).expect("sign client certificate");
+        self.write_kubeconfig(&format!("kubeconfig-cert-{}", file_safe(user)), &Credentials::Cert { cert_pem, key_pem })
+    }
+
+    /// A kubeconfig that authenticates with a bearer token.
+    pub fn token_kubeconfig(&self, name: &str, token: &str) -> PathBuf {
+        self.write_kubeconfig(&format!("kubeconfig-token-{}", file_safe(name)), &Credentials::Token(token.to_string()))
+    }
+
+    /// A kubeconfig for ServiceAccount `ns/sa`: creates the namespace and the ServiceAccount when
+    /// missing, applies `manifests` (Roles, bindings...) as the admin, and asks for a token with
+    /// `kubectl create token` (the TokenRequest subresource).
+    pub fn service_account_kubeconfig(&self, ns: &str, sa: &str, manifests: &[&Path]) -> PathBuf {
+        if !self.kubectl(&["get", "namespace", ns]).status.success() {
+            self.kubectl_ok(&["create", "namespace", ns]);
+        }
+        for m in manifests {
+            self.kubectl_ok(&["apply", "-f", m.to_str().expect("utf-8 path")]);
+        }
+        if !self.kubectl(&["-n", ns, "get", "serviceaccount", sa]).status.success() {
+            self.kubectl_ok(&["-n", ns, "create", "serviceaccount", sa]);
+        }
+        let token = self.kubectl_ok(&["-n", ns, "create", "token", sa]).trim().to_string();
+        assert!(!token.is_empty(), "kubectl create token printed no token");
+        self.token_kubeconfig(&format!("{ns}-{sa}"), &token)
+    }
+
+    /// A raw request as the admin: (status, body). `body` is (content type, text).
+    pub fn api(&self, method: &str, path: &str, body: Option<(&str, &str)>) -> (u16, String) {
+        let r = self.api_as(Some(&self.admin_token), method, path, body);
+        (r.code, r.body)
+    }
+
+    /// A raw request with `token` as bearer token (None: no credentials).
+    pub fn api_as(&self, token: Option<&str>, method: &str, path: &str, body: Option<(&str, &str)>) -> ApiResponse {
+        let client = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .add_root_certificate(reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).expect("CA PEM"))
+            .build()
+            .expect("HTTPS client");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+        let mut req = client.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some((ct, b)) = body {
+            req = req.header("content-type", ct).body(b.to_string());
+        }
+        let r = req.send().unwrap_or_else(|e| panic!("{path}: {e}"));
+        let code = r.status().as_u16();
+        let headers = r.headers().clone();
+        ApiResponse { code, headers, body: r.text().expect("response body") }
+    }
+
+    /// Every API request kube-sim served so far (`GET /_sim/requests`), oldest first; the
+    /// harness's own calls to `/_sim/` are not recorded.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        let (code, body) = self.api("GET", "/_sim/requests", None);
+        assert_eq!(code, 200, "GET /_sim/requests: {body}");
+        serde_json::from_str(&body).expect("request record")
+    }
+
+    /// Forgets the requests recorded so far (`DELETE /_sim/requests`).
+    pub fn clear_requests(&self) {
+        let (code, body) = self.api("DELETE", "/_sim/requests", None);
+        assert_eq!(code, 200, "DELETE /_sim/requests: {body}");
+    }
+
+    /// Runs the real kubectl with another kubeconfig (own discovery cache, no user config).
+    pub fn kubectl_with(&self, kubeconfig: &Path, args: &[&str]) -> Output {
+        Command::new(kubectl_path())
+            .args(args)
+            .env("KUBECONFIG", kubeconfig)
+            .env("HOME", self.dir.path())
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kubectl")
     }
 
     /// A scratch directory that lives as long as the sim.
@@ -83,16 +224,9 @@ impl Sim {
         self.dir.path()
     }
 
-    /// Runs the real kubectl against this sim (own discovery cache, no user config).
+    /// Runs the real kubectl against this sim as the admin (own discovery cache, no user config).
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new(kubectl_path())
-            .args(args)
-            .env("KUBECONFIG", self.kubeconfig())
-            .env("HOME", self.dir.path())
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run kubectl")
+        self.kubectl_with(&self.kubeconfig(), args)
     }
 
     /// kubectl that must succeed; returns stdout.
@@ -119,11 +253,27 @@ impl Sim {
     }
 }
 
+impl Sim {
+    /// Sends SIGTERM and waits up to `within` for kube-sim to exit; its exit status.
+    pub fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let child = &mut self.child;
+        eventually("kube-sim to exit after SIGTERM", within, || child.try_wait().expect("wait for kube-sim"))
+    }
+}
+
 impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A name made safe for a file name.
+fn file_safe(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
 }
 
 /// The `kube-sim` binary: `$KUBE_SIM_BIN`, else the one cargo built beside the running test
@@ -178,7 +328,8 @@ pub fn refused(url: &str) -> bool {
     )
 }
 
-/// A blocking HTTP GET over a plain socket: status code, or None if the connection failed.
+/// A blocking HTTP GET over a plain socket (pods and Service proxies are plain HTTP): status
+/// code, or None if the connection failed.
 pub fn http_get_status(url: &str) -> Option<u16> {
     use std::io::{Read, Write};
     let u = url::Url::parse(url).unwrap();

@@ -1,18 +1,25 @@
 //! kube-sim: a simulated Kubernetes cluster for tests, benchmarks and the demo.
 //!
-//! [`store`] keeps objects; [`api`] serves them over HTTP as a kube-apiserver does; `controllers`
-//! play the deployment, replicaset, endpoints controllers, the scheduler and the kubelet, whose
-//! pods are real loopback servers; [`kubeconfig`] and [`seed`] set it up. [`start`] runs it
-//! all in-process, [`run`] is the `kube-sim` binary.
+//! [`store`] keeps objects; [`api`] serves them over HTTPS ([`serve`], [`pki`]) as a
+//! kube-apiserver does, with authentication ([`auth`]), RBAC and a record of every request
+//! ([`record`]); `controllers` play the deployment, replicaset, endpoints controllers, the
+//! scheduler and the kubelet, whose pods are real loopback servers (plain HTTP);
+//! [`kubeconfig`] and [`seed`] set it up. [`start`] runs it all in-process, [`run`] is the
+//! `kube-sim` binary.
 
 pub mod api;
+pub mod auth;
 pub mod controllers;
 pub mod harness;
 pub mod kubeconfig;
+pub mod pki;
+pub mod record;
 pub mod resources;
 pub mod seed;
+pub mod serve;
 pub mod store;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,6 +28,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use self::auth::{Authenticator, UserInfo};
+use self::kubeconfig::Credentials;
 use self::store::Store;
 
 /// Knobs shared by the API server and the controllers.
@@ -64,6 +73,12 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// The CA or serving certificate could not be made, or `--pki-dir` written.
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
+    /// `--token-file` is unreadable or malformed.
+    #[error(transparent)]
+    TokenFile(#[from] auth::TokenFileError),
     /// Signals could not be set up, or stdout is gone.
     #[error("failed to {what}")]
     Io {
@@ -77,12 +92,18 @@ pub enum SimError {
 
 /// A kube-sim running in this process.
 pub struct RunningSim {
-    /// `http://127.0.0.1:<port>`.
+    /// `https://127.0.0.1:<port>`.
     pub url: String,
     /// The bound address.
     pub addr: SocketAddr,
     /// The store, for tests that look behind the API.
     pub store: Arc<Store>,
+    /// The CA, its serving certificate, and client certificates on demand.
+    pub pki: Arc<pki::Pki>,
+    /// The authenticators (the admin token, ServiceAccount tokens).
+    pub auth: Arc<Authenticator>,
+    /// Every request served.
+    pub record: Arc<record::Recorder>,
     shutdown: tokio::sync::watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     controllers: controllers::Controllers,
@@ -97,33 +118,73 @@ impl RunningSim {
             tracing::warn!("open requests did not finish within {SHUTDOWN_GRACE:?}; dropping them");
         }
     }
+
+    /// The admin kubeconfig (token of `kube-sim-admin`, group `system:masters`).
+    pub fn kubeconfig_yaml(&self) -> String {
+        kubeconfig::render(&self.url, self.pki.ca_pem(), &Credentials::Token(self.auth.admin_token().to_string()))
+    }
+
+    /// A client that trusts kube-sim's CA and sends the admin token.
+    pub fn http_client(&self) -> reqwest::Client {
+        admin_client(self.pki.ca_pem(), self.auth.admin_token())
+    }
+}
+
+/// A reqwest client trusting `ca_pem` and sending `token` as a bearer token.
+pub(crate) fn admin_client(ca_pem: &str, token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(v) = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")) {
+        headers.insert(reqwest::header::AUTHORIZATION, v);
+    }
+    let mut b = reqwest::Client::builder().no_proxy().default_headers(headers);
+    if let Ok(ca) = reqwest::Certificate::from_pem(ca_pem.as_bytes()) {
+        b = b.add_root_certificate(ca);
+    }
+    b.build().unwrap_or_default()
+}
+
+/// Authentication options.
+#[derive(Clone, Debug, Default)]
+pub struct AuthOptions {
+    /// Static bearer tokens (`--token-file`), beside the admin token kube-sim makes.
+    pub static_tokens: HashMap<String, UserInfo>,
 }
 
 /// Starts kube-sim in-process: built-in objects, then `seed` in order, the controllers, and
-/// the API server on `listen`.
+/// the API server (HTTPS, admin token only) on `listen`.
 ///
 /// # Errors
 /// When a seed object is refused or the address cannot be bound.
 pub async fn start(cfg: SimConfig, listen: SocketAddr, seed_objects: Vec<Value>) -> Result<RunningSim, SimError> {
+    start_with(cfg, listen, seed_objects, AuthOptions::default()).await
+}
+
+/// [`start`] with authentication options.
+///
+/// # Errors
+/// When a seed object is refused, the certificates cannot be made or the address bound.
+pub async fn start_with(
+    cfg: SimConfig,
+    listen: SocketAddr,
+    seed_objects: Vec<Value>,
+    auth_opts: AuthOptions,
+) -> Result<RunningSim, SimError> {
     let store = Arc::new(Store::new());
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    let state = Arc::new(api::ApiState::new(store.clone(), cfg.clone(), shutdown_rx.clone()));
+    let auth = Arc::new(Authenticator::new(auth_opts.static_tokens));
+    let state = Arc::new(api::ApiState::new(store.clone(), cfg.clone(), shutdown_rx.clone(), auth.clone()));
+    let record = state.record.clone();
     seed::builtins(&state)?;
     seed::apply(&state, seed_objects)?;
-    let controllers = controllers::start(store.clone(), cfg);
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|source| SimError::Listen { addr: listen, source })?;
     let addr = listener.local_addr().map_err(|source| SimError::Listen { addr: listen, source })?;
-    let mut stop = shutdown_rx;
-    let server = tokio::spawn(async move {
-        axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
-    let url = format!("http://{addr}");
-    Ok(RunningSim { url, addr, store, shutdown, server, controllers })
+    let pki = Arc::new(pki::Pki::new(addr.ip())?);
+    let tls = Arc::new(pki.server_config()?);
+    let controllers = controllers::start(store.clone(), cfg);
+    let server = tokio::spawn(serve::serve(listener, tls, api::router(state), shutdown_rx));
+    let url = format!("https://{addr}");
+    Ok(RunningSim { url, addr, store, pki, auth, record, shutdown, server, controllers })
 }
 
 /// What the `kube-sim` binary was asked to do.
@@ -139,9 +200,13 @@ pub struct RunOptions {
     pub demo: bool,
     /// Simulation knobs.
     pub cfg: SimConfig,
+    /// kube-apiserver's static token CSV (`token,user,uid,"group1,group2"`).
+    pub token_file: Option<PathBuf>,
+    /// Write the CA (`ca.crt`, `ca.key`) here, so a harness can sign client certificates.
+    pub pki_dir: Option<PathBuf>,
 }
 
-/// The `kube-sim` binary: start, write the kubeconfig, print `kube-sim ready <url>`, and run
+/// The `kube-sim` binary: start, write the admin kubeconfig (and the CA into `--pki-dir`), print `kube-sim ready <url>`, and run
 /// until SIGINT or SIGTERM.
 ///
 /// # Errors
@@ -156,8 +221,15 @@ pub async fn run(opts: RunOptions) -> Result<(), SimError> {
         signal(SignalKind::terminate()).map_err(|source| SimError::Io { what: "install SIGTERM handler", source })?;
     let mut int =
         signal(SignalKind::interrupt()).map_err(|source| SimError::Io { what: "install SIGINT handler", source })?;
-    let sim = start(opts.cfg, opts.listen, objects).await?;
-    kubeconfig::write(&opts.kubeconfig, &sim.url)
+    let static_tokens = match &opts.token_file {
+        Some(p) => auth::read_token_file(p)?,
+        None => HashMap::new(),
+    };
+    let sim = start_with(opts.cfg, opts.listen, objects, AuthOptions { static_tokens }).await?;
+    if let Some(dir) = &opts.pki_dir {
+        sim.pki.write_dir(dir)?;
+    }
+    kubeconfig::write(&opts.kubeconfig, &sim.kubeconfig_yaml())
         .map_err(|source| SimError::Kubeconfig { path: opts.kubeconfig.display().to_string(), source })?;
     {
         let mut out = std::io::stdout().lock();

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::Parser;
 use kube_sim::{RunOptions, SimConfig};
 
-/// A simulated Kubernetes API server with controllers and a kubelet whose pods are real
-/// loopback servers.
+/// A simulated Kubernetes API server (HTTPS, tokens, client certificates, RBAC) with
+/// controllers and a kubelet whose pods are real loopback servers.
 #[derive(Parser, Debug)]
 #[command(name = "kube-sim", version)]
 struct Args {
@@ -23,6 +23,14 @@ struct Args {
     /// Create the demo service cortex-system/sandfly-mcp-server.
     #[arg(long)]
     demo: bool,
+    /// Accept the bearer tokens of FILE, kube-apiserver's static token CSV:
+    /// `token,user,uid,"group1,group2"` per line.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Write the CA certificate and key (`ca.crt`, `ca.key`) into DIR, to sign client
+    /// certificates with (CN = user, O = groups).
+    #[arg(long, value_name = "DIR")]
+    pki_dir: Option<PathBuf>,
     /// Multiply simulated delays by F (1.0 = Kubernetes' own timing).
     #[arg(long, value_name = "F", default_value_t = SimConfig::default().time_scale)]
     time_scale: f64,
@@ -45,10 +53,7 @@ async fn run() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
-    anyhow::ensure!(
-        args.listen.ip().is_loopback(),
-        "--listen must be a loopback address: kube-sim has no authentication"
-    );
+    anyhow::ensure!(args.listen.ip().is_loopback(), "--listen must be a loopback address: kube-sim is a test bed");
     anyhow::ensure!(args.time_scale > 0.0 && args.time_scale.is_finite(), "--time-scale must be a positive number");
     let opts = RunOptions {
         kubeconfig: args.kubeconfig,
@@ -56,6 +61,8 @@ async fn run() -> anyhow::Result<()> {
         seed: args.seed,
         demo: args.demo,
         cfg: SimConfig { time_scale: args.time_scale },
+        token_file: args.token_file,
+        pki_dir: args.pki_dir,
     };
     Ok(kube_sim::run(opts).await?)
 }

@@ -70,9 +70,9 @@ pub const CONFIGMAPS: Resource = res!("", "v1", "configmaps", "configmap", "Conf
 pub const SECRETS: Resource = res!("", "v1", "secrets", "secret", "Secret", true, &[], &[], &[]);
 /// core/v1 Events.
 pub const EVENTS: Resource = res!("", "v1", "events", "event", "Event", true, &["ev"], &[], &[]);
-/// ServiceAccounts (kubectl and controllers expect `default`).
+/// ServiceAccounts (kubectl and controllers expect `default`); `token` is TokenRequest.
 pub const SERVICEACCOUNTS: Resource =
-    res!("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, &["sa"], &[], &[]);
+    res!("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, &["sa"], &["token"], &[]);
 /// Deployments.
 pub const DEPLOYMENTS: Resource =
     res!("apps", "v1", "deployments", "deployment", "Deployment", true, &["deploy"], &["status", "scale"], &["all"]);
@@ -102,6 +102,51 @@ pub const HPAS: Resource = res!(
     &["all"]
 );
 
+/// RBAC Roles.
+pub const ROLES: Resource = res!("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, &[], &[], &[]);
+/// RBAC ClusterRoles.
+pub const CLUSTERROLES: Resource =
+    res!("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, &[], &[], &[]);
+/// RBAC RoleBindings.
+pub const ROLEBINDINGS: Resource =
+    res!("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, &[], &[], &[]);
+/// RBAC ClusterRoleBindings.
+pub const CLUSTERROLEBINDINGS: Resource = res!(
+    "rbac.authorization.k8s.io",
+    "v1",
+    "clusterrolebindings",
+    "clusterrolebinding",
+    "ClusterRoleBinding",
+    false,
+    &[],
+    &[],
+    &[]
+);
+/// SelfSubjectAccessReviews (create only, never stored: `kubectl auth can-i`).
+pub const SELFSUBJECTACCESSREVIEWS: Resource = res!(
+    "authorization.k8s.io",
+    "v1",
+    "selfsubjectaccessreviews",
+    "selfsubjectaccessreview",
+    "SelfSubjectAccessReview",
+    false,
+    &[],
+    &[],
+    &[]
+);
+/// SelfSubjectRulesReviews (create only, never stored: `kubectl auth can-i --list`).
+pub const SELFSUBJECTRULESREVIEWS: Resource = res!(
+    "authorization.k8s.io",
+    "v1",
+    "selfsubjectrulesreviews",
+    "selfsubjectrulesreview",
+    "SelfSubjectRulesReview",
+    false,
+    &[],
+    &[],
+    &[]
+);
+
 /// Every served resource, in discovery order.
 pub static ALL: &[&Resource] = &[
     &NAMESPACES,
@@ -120,6 +165,12 @@ pub static ALL: &[&Resource] = &[
     &EVENTS_V1,
     &LEASES,
     &HPAS,
+    &ROLES,
+    &CLUSTERROLES,
+    &ROLEBINDINGS,
+    &CLUSTERROLEBINDINGS,
+    &SELFSUBJECTACCESSREVIEWS,
+    &SELFSUBJECTRULESREVIEWS,
 ];
 
 /// The resource served at `group/version/plural`.

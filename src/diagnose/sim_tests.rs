@@ -20,8 +20,10 @@ const NAME: &str = "sandfly-mcp-server";
 async fn sim() -> (RunningSim, kube::Client) {
     let listen = "127.0.0.1:0".parse().expect("address");
     let sim = start(SimConfig::default(), listen, seed::demo_objects()).await.expect("kube-sim starts");
-    let url = sim.url.parse().expect("url");
-    let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
+    let kc = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig_yaml()).expect("kubeconfig");
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await.expect("config");
+    let client = kube::Client::try_from(config).expect("client");
     (sim, client)
 }
 

@@ -58,6 +58,7 @@ fn subresource(res: &Resource, sub: &str) -> (Vec<&'static str>, &'static str, &
         "log" => (vec!["get"], "", "v1", "Pod"),
         "eviction" => (vec!["create"], "policy", "v1", "Eviction"),
         "binding" => (vec!["create"], "", "v1", "Binding"),
+        "token" => (vec!["create"], "authentication.k8s.io", "v1", "TokenRequest"),
         "proxy" => (vec!["create", "delete", "get", "patch", "update"], "", "v1", "ServiceProxyOptions"),
         _ => (vec!["get", "patch", "update"], res.group, res.version, res.kind),
     }

@@ -12,7 +12,8 @@ use crate::{RunningSim, SimConfig, seed, start};
 
 async fn sim_and_client() -> (RunningSim, kube::Client) {
     let sim = start(SimConfig::default(), "127.0.0.1:0".parse().unwrap(), seed::demo_objects()).await.unwrap();
-    let config = kube::Config::new(sim.url.parse().unwrap());
+    let kc = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig_yaml()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await.unwrap();
     let client = kube::Client::try_from(config).unwrap();
     (sim, client)
 }
@@ -133,7 +134,7 @@ async fn events_written_through_events_v1_show_in_core_v1() {
 #[tokio::test]
 async fn patches_that_are_not_objects_are_refused_not_fatal() {
     let (sim, _client) = sim_and_client().await;
-    let http = reqwest::Client::new();
+    let http = sim.http_client();
     let url = format!("{}/api/v1/namespaces/cortex-system/services/sandfly-mcp-server", sim.url);
     for body in ["\"x\"", "[1]", r#"{"metadata":"x"}"#, r#"{"spec":"x"}"#] {
         let r = http

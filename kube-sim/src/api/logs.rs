@@ -109,7 +109,7 @@ mod tests {
     #[tokio::test]
     async fn log_refusals_match_the_kubelet() {
         // No controllers: only this test writes the pods' statuses and logs.
-        let (url, st) = crate::api::serve_without_controllers().await;
+        let (url, st, http) = crate::api::serve_without_controllers().await;
         let pod = |name: &str, state: serde_json::Value| {
             json!({"metadata": {"name": name}, "spec": {"nodeName": "sim-node-1", "containers": [{"name": "c", "image": "i"}]},
                 "status": {"containerStatuses": [{"name": "c", "state": state, "ready": false, "restartCount": 0}]}})
@@ -122,8 +122,9 @@ mod tests {
         let base = format!("{url}/api/v1/namespaces/default/pods");
         let get = |path: String| {
             let url = format!("{base}/{path}");
+            let http = http.clone();
             async move {
-                let r = reqwest::get(url).await.unwrap();
+                let r = http.get(url).send().await.unwrap();
                 (r.status().as_u16(), r.text().await.unwrap())
             }
         };

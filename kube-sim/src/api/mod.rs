@@ -4,10 +4,13 @@
 //! Served: every resource of [`resources::ALL`] under `/api/v1` and `/apis/<g>/<v>`, with
 //! get/list/watch/create/update/patch/delete/deletecollection, the `status`, `scale`, `log`,
 //! `eviction`, `binding` and services `proxy` subresources, aggregated and legacy discovery,
-//! a minimal OpenAPI v3 (enough for `kubectl create|apply -f`) and Tables. Not served:
-//! field ownership in server-side apply (applying is a strategic merge here), `limit`/`continue`
-//! paging (one page), exec/attach/port-forward, authentication and authorization.
+//! a minimal OpenAPI v3 (enough for `kubectl create|apply -f`) and Tables. Every request is
+//! authenticated ([`crate::auth`]), authorized by RBAC ([`authz`]) and recorded
+//! ([`crate::record`]); admins read the record at `/_sim/requests`. Not served: field ownership
+//! in server-side apply (applying is a strategic merge here), `limit`/`continue` paging (one
+//! page), exec/attach/port-forward.
 
+mod authz;
 mod defaults;
 mod discovery;
 mod event_views;
@@ -18,6 +21,7 @@ mod objects;
 mod patch;
 mod protobuf;
 mod proxy;
+pub mod request_info;
 pub mod selectors;
 mod table;
 mod watch;
@@ -28,13 +32,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::SimConfig;
+use super::auth::{Authenticator, UserInfo};
+use super::record::{RecordedRequest, Recorder};
 use super::resources::{self, Resource};
+use super::serve::Peer;
 use super::store::{ApiError, Store};
 
 /// What every handler shares.
@@ -49,11 +56,20 @@ pub struct ApiState {
     http: reqwest::Client,
     /// Next Service ClusterIP offset inside 10.96.0.0/12.
     next_ip: AtomicU32,
+    /// Who requests are.
+    pub auth: Arc<Authenticator>,
+    /// Every request served.
+    pub record: Arc<Recorder>,
 }
 
 impl ApiState {
     /// State over a store; `shutdown` ends open watches when it becomes true.
-    pub fn new(store: Arc<Store>, cfg: SimConfig, shutdown: tokio::sync::watch::Receiver<bool>) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        cfg: SimConfig,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+        auth: Arc<Authenticator>,
+    ) -> Self {
         ApiState {
             store,
             cfg,
@@ -63,6 +79,8 @@ impl ApiState {
                 .build()
                 .unwrap_or_default(),
             next_ip: AtomicU32::new(10),
+            auth,
+            record: Arc::new(Recorder::default()),
         }
     }
 
@@ -88,6 +106,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
 
 /// One request, with the parts handlers need.
 pub(crate) struct Req {
+    /// Who sent it.
+    user: UserInfo,
     method: Method,
     query: HashMap<String, String>,
     headers: HeaderMap,
@@ -172,20 +192,60 @@ fn audit_id() -> String {
 
 async fn handle(
     State(st): State<Arc<ApiState>>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let query =
+    let query: HashMap<String, String> =
         uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
-    let req = Req { method, query, headers, body };
     let path = uri.path().to_string();
-    tracing::debug!(method = %req.method, %path, "request");
-    let mut resp = match dispatch(&st, &path, &req).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    tracing::debug!(%method, %path, "request");
+    let watch = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
+    let mut info = request_info::parse(&method, &path, watch);
+    if !info.resource_request {
+        info.name = path.clone();
+    }
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let user = st.auth.authenticate(peer.cert_user.as_ref(), authorization);
+    let admin_path = path == "/_sim" || path.starts_with("/_sim/");
+    let mut resp = match &user {
+        None => authz::unauthorized(),
+        Some(u) if admin_path => sim_admin(&st, u, &method, &path),
+        Some(u) if !authz::allowed(&st.store, u, &info) => authz::forbidden(u, &info, &path).into_response(),
+        Some(u) => {
+            let req = Req { user: u.clone(), method: method.clone(), query, headers, body };
+            match dispatch(&st, &path, &req).await {
+                Ok(r) => r,
+                Err(e) => e.into_response(),
+            }
+        }
     };
+    if !admin_path {
+        if !info.resource_request {
+            info.name.clear();
+        }
+        let (name, groups) = user.map(|u| (u.name, u.groups)).unwrap_or_default();
+        st.record.push(RecordedRequest {
+            user: name,
+            groups,
+            method: method.to_string(),
+            dry_run: uri
+                .query()
+                .is_some_and(|q| url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "dryRun" && v == "All")),
+            verb: info.verb,
+            resource_request: info.resource_request,
+            api_group: info.api_group,
+            resource: info.resource,
+            subresource: info.subresource,
+            namespace: info.namespace,
+            name: info.name,
+            path,
+            query: uri.query().unwrap_or_default().to_string(),
+            code: resp.status().as_u16(),
+        });
+    }
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&audit_id()) {
         h.insert("audit-id", v);
@@ -194,6 +254,26 @@ async fn handle(
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
     }
     resp
+}
+
+/// `/_sim/requests`: the request record (GET) or clearing it (DELETE), for `system:masters`.
+fn sim_admin(st: &ApiState, user: &UserInfo, method: &Method, path: &str) -> Response {
+    if !user.is_master() {
+        let ri = request_info::RequestInfo { verb: method.as_str().to_ascii_lowercase(), ..Default::default() };
+        return authz::forbidden(user, &ri, path).into_response();
+    }
+    match (method, path) {
+        (&Method::GET, "/_sim/requests") => match serde_json::to_value(st.record.all()) {
+            Ok(v) => json_response(StatusCode::OK, &v),
+            Err(e) => ApiError::new(500, "InternalError", e.to_string(), json!({})).into_response(),
+        },
+        (&Method::DELETE, "/_sim/requests") => {
+            st.record.clear();
+            json_response(StatusCode::OK, &success_status(200, Value::Null))
+        }
+        (_, "/_sim/requests") => method_not_allowed().into_response(),
+        _ => not_found_path().into_response(),
+    }
 }
 
 async fn dispatch(st: &Arc<ApiState>, path: &str, req: &Req) -> Result<Response, ApiError> {
@@ -285,6 +365,12 @@ async fn resource(
 async fn route(st: &Arc<ApiState>, t: &Target, req: &Req) -> Result<Response, ApiError> {
     let m = &req.method;
     match (t.name.is_some(), t.sub.as_deref()) {
+        (false, _) if *m == Method::POST && t.res == &resources::SELFSUBJECTACCESSREVIEWS => {
+            authz::self_subject_access_review(st, req)
+        }
+        (false, _) if *m == Method::POST && t.res == &resources::SELFSUBJECTRULESREVIEWS => {
+            authz::self_subject_rules_review(st, req)
+        }
         (false, _) => match *m {
             Method::GET if matches!(req.q("watch"), Some("true" | "1")) => watch::watch(st, t, req),
             Method::GET => objects::list(st, t, req),
@@ -313,6 +399,7 @@ async fn route(st: &Arc<ApiState>, t: &Target, req: &Req) -> Result<Response, Ap
         (true, Some("log")) if *m == Method::GET => logs::logs(st, t, req),
         (true, Some("eviction")) if *m == Method::POST => objects::evict(st, t, req),
         (true, Some("binding")) if *m == Method::POST => objects::bind(st, t, req),
+        (true, Some("token")) if *m == Method::POST => authz::token_request(st, t, req),
         (true, Some("proxy")) => proxy::proxy(st, t, req).await,
         _ => Err(method_not_allowed()),
     }
@@ -321,17 +408,19 @@ async fn route(st: &Arc<ApiState>, t: &Target, req: &Req) -> Result<Response, Ap
 /// An API server with the built-in objects and no controllers, for tests that write
 /// statuses themselves: its URL and state.
 #[cfg(test)]
-pub(crate) async fn serve_without_controllers() -> (String, Arc<ApiState>) {
+pub(crate) async fn serve_without_controllers() -> (String, Arc<ApiState>, reqwest::Client) {
     let (tx, rx) = tokio::sync::watch::channel(false);
     // Never sent: the server lives as long as the test's runtime.
     std::mem::forget(tx);
-    let st = Arc::new(ApiState::new(Arc::new(Store::new()), SimConfig::default(), rx));
+    let auth = Arc::new(Authenticator::new(HashMap::new()));
+    let st = Arc::new(ApiState::new(Arc::new(Store::new()), SimConfig::default(), rx.clone(), auth.clone()));
     crate::seed::builtins(&st).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(st.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, st)
+    let addr = listener.local_addr().unwrap();
+    let pki = crate::pki::Pki::new(addr.ip()).unwrap();
+    let tls = Arc::new(pki.server_config().unwrap());
+    tokio::spawn(crate::serve::serve(listener, tls, router(st.clone()), rx));
+    (format!("https://{addr}"), st, crate::admin_client(pki.ca_pem(), auth.admin_token()))
 }
 
 #[cfg(test)]

@@ -240,11 +240,29 @@ fn merge_write(st: &ApiState, t: &Target, current: &Value, sent: Value) -> Resul
     Ok(next)
 }
 
+/// A Deployment's `metadata.generation` counts annotation changes too, as the real registry's
+/// update strategy does (k8s-reference §2.0): bumped here when only the annotations of a write
+/// to the object itself changed (spec changes are bumped by the store; status writes and the
+/// controllers' own writes never bump for annotations).
+fn bump_for_annotations(t: &Target, before: &Value, mut after: Value) -> Value {
+    let annotations = |v: &Value| v["metadata"]["annotations"].as_object().filter(|m| !m.is_empty()).cloned();
+    if t.res == &resources::DEPLOYMENTS
+        && t.sub.is_none()
+        && before.get("spec") == after.get("spec")
+        && annotations(before) != annotations(&after)
+    {
+        let generation = before["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
+        after["metadata"]["generation"] = json!(generation);
+    }
+    after
+}
+
 /// PUT of an object or its status; a stale `metadata.resourceVersion` is a 409.
 pub(super) fn update(st: &ApiState, t: &Target, req: &Req) -> Result<Response, ApiError> {
     let sent = req.json_body()?;
     let out = st.store.mutate(t.res, ns(t), name(t), req.dry_run(), |cur| {
-        *cur = merge_write(st, t, cur, sent)?;
+        let next = merge_write(st, t, cur, sent)?;
+        *cur = bump_for_annotations(t, cur, next);
         Ok(())
     })?;
     Ok(json_response(StatusCode::OK, &out))
@@ -268,7 +286,8 @@ pub(super) fn patch(st: &ApiState, t: &Target, req: &Req) -> Result<Response, Ap
     }
     let out = st.store.mutate(t.res, ns(t), name(t), req.dry_run(), |cur| {
         let patched = patch::apply(cur, kind, &req.body)?;
-        *cur = merge_write(st, t, cur, patched)?;
+        let next = merge_write(st, t, cur, patched)?;
+        *cur = bump_for_annotations(t, cur, next);
         Ok(())
     })?;
     Ok(json_response(StatusCode::OK, &out))

@@ -1,6 +1,6 @@
 //! Just enough of Kubernetes' protobuf encoding to read what kubectl's typed client sends
-//! (`kubectl create configmap|secret|namespace|serviceaccount|service|deployment`, `kubectl
-//! run`): the `k8s\0` envelope and the fields those generators set. Anything else is a 415.
+//! (`kubectl create configmap|secret|namespace|serviceaccount|service|deployment|token`,
+//! `kubectl run`, `kubectl auth can-i`): the `k8s\0` envelope and the fields those generators set. Anything else is a 415.
 
 use serde_json::{Map, Value, json};
 
@@ -122,6 +122,22 @@ const DEPLOYMENT_SPEC: &[Field] = &[
     (9, "progressDeadlineSeconds", F::IntKeep),
 ];
 const DEPLOYMENT: &[Field] = &[(1, "metadata", F::Msg(META)), (2, "spec", F::Msg(DEPLOYMENT_SPEC))];
+const RESOURCE_ATTRS: &[Field] = &[
+    (1, "namespace", F::Str),
+    (2, "verb", F::Str),
+    (3, "group", F::Str),
+    (4, "version", F::Str),
+    (5, "resource", F::Str),
+    (6, "subresource", F::Str),
+    (7, "name", F::Str),
+];
+const NON_RESOURCE_ATTRS: &[Field] = &[(1, "path", F::Str), (2, "verb", F::Str)];
+const SSAR_SPEC: &[Field] =
+    &[(1, "resourceAttributes", F::Msg(RESOURCE_ATTRS)), (2, "nonResourceAttributes", F::Msg(NON_RESOURCE_ATTRS))];
+const SSAR: &[Field] = &[(1, "metadata", F::Msg(META)), (2, "spec", F::Msg(SSAR_SPEC))];
+const SSRR: &[Field] = &[(1, "metadata", F::Msg(META)), (2, "spec", F::Msg(&[(1, "namespace", F::Str)]))];
+const TOKEN_REQUEST_SPEC: &[Field] = &[(1, "audiences", F::RepStr), (4, "expirationSeconds", F::IntKeep)];
+const TOKEN_REQUEST: &[Field] = &[(1, "metadata", F::Msg(META)), (2, "spec", F::Msg(TOKEN_REQUEST_SPEC))];
 const TYPE_META: &[Field] = &[(1, "apiVersion", F::Str), (2, "kind", F::Str)];
 
 fn schema(api_version: &str, kind: &str) -> Option<&'static [Field]> {
@@ -133,6 +149,9 @@ fn schema(api_version: &str, kind: &str) -> Option<&'static [Field]> {
         ("v1", "Service") => SERVICE,
         ("v1", "Pod") => POD,
         ("apps/v1", "Deployment") => DEPLOYMENT,
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => SSAR,
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => SSRR,
+        ("authentication.k8s.io/v1", "TokenRequest") => TOKEN_REQUEST,
         _ => return None,
     })
 }

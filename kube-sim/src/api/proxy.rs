@@ -118,7 +118,7 @@ mod tests {
         tokio::spawn(async move { axum::serve(backend, app).await });
 
         // No controllers: only this test writes the Endpoints.
-        let (url, st) = crate::api::serve_without_controllers().await;
+        let (url, st, http) = crate::api::serve_without_controllers().await;
         let svc =
             json!({"metadata": {"name": "s"}, "spec": {"ports": [{"name": "http", "port": 80, "targetPort": port}]}});
         st.store.create(&resources::SERVICES, "default", svc, false).unwrap();
@@ -127,12 +127,12 @@ mod tests {
         st.store.create(&resources::ENDPOINTS, "default", eps, false).unwrap();
 
         let target = format!("{url}/api/v1/namespaces/default/services/s:http/proxy/mcp/x?a=1");
-        let r = reqwest::Client::new().post(target).body("ping").send().await.unwrap();
+        let r = http.post(target).body("ping").send().await.unwrap();
         assert_eq!(r.status().as_u16(), 418);
         assert_eq!(r.text().await.unwrap(), "/mcp/x?a=1 ping");
 
         st.store.delete(&resources::ENDPOINTS, "default", "s", false).unwrap();
-        let r = reqwest::get(format!("{url}/api/v1/namespaces/default/services/s/proxy/")).await.unwrap();
+        let r = http.get(format!("{url}/api/v1/namespaces/default/services/s/proxy/")).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 503);
         let status: serde_json::Value = r.json().await.unwrap();
         assert_eq!(status["message"], "no endpoints available for service \"s\"");

@@ -251,10 +251,11 @@ async fn stream(
 mod tests {
     use serde_json::json;
 
-    use crate::{SimConfig, resources, start};
+    use crate::{RunningSim, SimConfig, resources, start};
 
-    async fn lines(url: String) -> Vec<serde_json::Value> {
-        let body = reqwest::get(url).await.unwrap().text().await.unwrap();
+    async fn lines(sim: &RunningSim, path: String) -> Vec<serde_json::Value> {
+        let url = format!("{}{path}", sim.url);
+        let body = sim.http_client().get(url).send().await.unwrap().text().await.unwrap();
         body.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
@@ -271,7 +272,7 @@ mod tests {
                 .unwrap();
         }
         let events =
-            lines(format!("{}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=101", sim.url)).await;
+            lines(&sim, "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=101".to_string()).await;
         assert_eq!(events.len(), 1);
         assert_eq!(events[0]["type"], "ERROR");
         assert_eq!(events[0]["object"]["code"], 410);
@@ -286,10 +287,11 @@ mod tests {
         for name in ["a", "b"] {
             sim.store.create(&resources::CONFIGMAPS, "default", json!({"metadata": {"name": name}}), false).unwrap();
         }
-        let events = lines(format!(
-            "{}/api/v1/namespaces/default/configmaps?watch=1&fieldSelector=metadata.name%3Db&allowWatchBookmarks=true&timeoutSeconds=1",
-            sim.url
-        ))
+        let events = lines(
+            &sim,
+            "/api/v1/namespaces/default/configmaps?watch=1&fieldSelector=metadata.name%3Db&allowWatchBookmarks=true&timeoutSeconds=1"
+                .to_string(),
+        )
         .await;
         let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
         assert_eq!(kinds, ["ADDED", "BOOKMARK"]);
@@ -313,10 +315,10 @@ mod tests {
                 })
                 .unwrap();
         }
-        let events = lines(format!(
-            "{}/api/v1/namespaces/default/configmaps?watch=1&labelSelector=app%3Da&resourceVersion={rv}&timeoutSeconds=1",
-            sim.url
-        ))
+        let events = lines(
+            &sim,
+            format!("/api/v1/namespaces/default/configmaps?watch=1&labelSelector=app%3Da&resourceVersion={rv}&timeoutSeconds=1"),
+        )
         .await;
         let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
         assert_eq!(kinds, ["ADDED", "DELETED", "ADDED"]);

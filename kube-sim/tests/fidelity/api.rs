@@ -1,6 +1,5 @@
 //! kube-sim API fidelity, driven by the real kubectl.
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -14,23 +13,16 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A raw HTTP request to the sim: (status, lowercase headers, body).
+/// A raw HTTPS request to the sim as the admin: (status, lowercase headers, body).
 fn raw(sim: &Sim, method: &str, path: &str, body: Option<(&str, &str)>) -> (u16, String, String) {
-    let u = url::Url::parse(&sim.url).unwrap();
-    let mut s = std::net::TcpStream::connect((u.host_str().unwrap(), u.port().unwrap())).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", u.authority());
-    if let Some((ct, b)) = body {
-        req.push_str(&format!("Content-Type: {ct}\r\nContent-Length: {}\r\n\r\n{b}", b.len()));
-    } else {
-        req.push_str("\r\n");
-    }
-    s.write_all(req.as_bytes()).unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (code, head.to_lowercase(), body.to_string())
+    let r = sim.api_as(Some(sim.admin_token()), method, path, body);
+    let head: String = r
+        .headers
+        .iter()
+        .map(|(k, v)| format!("{}: {}\n", k.as_str(), v.to_str().unwrap_or_default()))
+        .collect::<String>()
+        .to_lowercase();
+    (r.code, head, r.body)
 }
 
 /// Writes a manifest into the sim's scratch directory and returns its path.
@@ -169,7 +161,9 @@ fn deleting_a_bound_pod_sets_deletion_timestamp() {
     );
     sim.kubectl_ok(&["create", "-f", &path]);
     let out = sim.kubectl_ok(&["-n", "default", "delete", "pod", "p1", "--wait=false"]);
-    assert_eq!(out.trim(), "pod \"p1\" deleted");
+    // kubectl's wording changed in v1.35: `pod "p1" deleted` before, `... from default namespace`
+    // after; both are the server's one 200 answer.
+    assert!(["pod \"p1\" deleted", "pod \"p1\" deleted from default namespace"].contains(&out.trim()), "{out}");
     let p = sim.get_json("default", "pod/p1");
     assert!(p["metadata"]["deletionTimestamp"].is_string(), "{p}");
     assert_eq!(p["metadata"]["deletionGracePeriodSeconds"], 30);
@@ -376,34 +370,26 @@ fn discovery_serves_every_resource_to_kubectl() {
 
 #[test]
 fn sigterm_ends_open_watches_and_exits_zero() {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kube-sim"))
-        .arg("--kubeconfig")
-        .arg(dir.path().join("kubeconfig"))
-        .arg("--demo")
-        .stdout(std::process::Stdio::piped())
+    let mut sim = Sim::demo();
+    let kubeconfig = std::fs::read_to_string(sim.kubeconfig()).unwrap();
+    assert!(kubeconfig.contains(&format!("server: {}", sim.url)) && kubeconfig.contains("current-context: kube-sim"));
+    assert!(sim.url.starts_with("https://127.0.0.1:"), "{}", sim.url);
+    let mut watch = std::process::Command::new(crate::util::kubectl_path())
+        .args(["get", "namespaces", "--watch", "-o", "name"])
+        .env("KUBECONFIG", sim.kubeconfig())
+        .env("HOME", sim.dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.strip_prefix("kube-sim ready ").expect("ready line first").trim().to_string();
-    let kubeconfig = std::fs::read_to_string(dir.path().join("kubeconfig")).unwrap();
-    assert!(kubeconfig.contains(&format!("server: {url}")) && kubeconfig.contains("current-context: kube-sim"));
-    let u = url::Url::parse(&url).unwrap();
-    let mut watch = std::net::TcpStream::connect((u.host_str().unwrap(), u.port().unwrap())).unwrap();
-    write!(watch, "GET /api/v1/namespaces?watch=true HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut first = [0u8; 12];
-    watch.read_exact(&mut first).unwrap();
-    assert_eq!(&first, b"HTTP/1.1 200");
-    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(term.success());
-    let status =
-        crate::util::eventually("kube-sim to exit before its 5 s shutdown grace", Duration::from_secs(3), || {
-            child.try_wait().unwrap()
-        });
-    assert_eq!(status.code(), Some(0));
+    crate::util::eventually("kubectl's watch to be open", Duration::from_secs(10), || {
+        sim.requests().iter().any(|r| r.verb == "watch" && r.resource == "namespaces" && r.code == 200).then_some(())
+    });
+    let status = sim.terminate(Duration::from_secs(3));
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(status.code(), Some(0), "kube-sim exits 0 before its 5 s shutdown grace");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! Each test starts its own kube-sim on port 0 ([`kube_sim::harness::Sim`]).
 
 mod api;
+mod auth;
 mod controllers;
 
 /// The harness, under the name the topic modules use.
