@@ -133,7 +133,7 @@ fn scenario(name: &str) -> Vec<RecordedRequest> {
             kubectl(&sim, &["scale", DEPLOY, "--replicas=0"]);
             let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
             let lease = format!(
-                "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{name: self-heal-{SVC}, namespace: {NS}}}\n\
+                "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{name: self-heal-deployment-{SVC}, namespace: {NS}}}\n\
                  spec: {{holderIdentity: someone-else, leaseDurationSeconds: 300, renewTime: \"{now}\"}}\n"
             );
             let path = sim.dir().join("lease.yaml");
@@ -159,7 +159,7 @@ fn scenario(name: &str) -> Vec<RecordedRequest> {
                 &[
                     "patch",
                     "lease",
-                    &format!("self-heal-{SVC}"),
+                    &format!("self-heal-deployment-{SVC}"),
                     "--type=merge",
                     "-p",
                     r#"{"spec":{"holderIdentity":null}}"#,
