@@ -129,17 +129,49 @@ fn scenario(name: &str) -> Vec<RecordedRequest> {
             let run = heal_as(&sim, &kc, &["--probe", "http", SVC, "connect ECONNREFUSED", url]);
             assert_eq!((run.code, run.result()["outcome"].as_str()), (0, Some("healed")), "{name}: {}", run.dump());
         }
-        "scaled to 0 while another holder's Lease runs out → healed" => {
+        "scaled to 0 while another holder keeps the Lease → waits, then healed" => {
             kubectl(&sim, &["scale", DEPLOY, "--replicas=0"]);
             let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
             let lease = format!(
-                "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{name: self-heal-{SVC}, namespace: {NS}}}\n\
-                 spec: {{holderIdentity: someone-else, leaseDurationSeconds: 2, renewTime: \"{now}\"}}\n"
+                "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{name: self-heal-deployment-{SVC}, namespace: {NS}}}\n\
+                 spec: {{holderIdentity: someone-else, leaseDurationSeconds: 300, renewTime: \"{now}\"}}\n"
             );
             let path = sim.dir().join("lease.yaml");
             std::fs::write(&path, lease).unwrap();
             sim.kubectl_ok(&["apply", "-f", path.to_str().unwrap()]);
-            let run = heal_as(&sim, &kc, &["heal", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]);
+            let child = sim
+                .self_heal()
+                .env("KUBECONFIG", &kc)
+                .args(["--output", "ndjson", "heal", SVC, "connect ECONNREFUSED", &mcp_url(&sim)])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn self-heal");
+            // The other holder lets go once self-heal is seen waiting on the Lease (a hook, not a sleep).
+            eventually("self-heal to watch the held Lease", Duration::from_secs(30), || {
+                sim.requests()
+                    .iter()
+                    .any(|r| r.user == USER && r.resource == "leases" && r.verb == "watch")
+                    .then_some(())
+            });
+            kubectl(
+                &sim,
+                &[
+                    "patch",
+                    "lease",
+                    &format!("self-heal-deployment-{SVC}"),
+                    "--type=merge",
+                    "-p",
+                    r#"{"spec":{"holderIdentity":null}}"#,
+                ],
+            );
+            let out = child.wait_with_output().expect("self-heal");
+            let code = out.status.code().expect("self-heal exited by signal");
+            let run = Run {
+                code,
+                lines: parse_ndjson(&String::from_utf8_lossy(&out.stdout), code),
+                stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+            };
             assert_eq!((run.code, run.result()["outcome"].as_str()), (0, Some("healed")), "{name}: {}", run.dump());
         }
         "diagnose a service backed by a StatefulSet" => {
@@ -186,7 +218,7 @@ fn granted() -> BTreeSet<(String, String, String)> {
 
 const SCENARIOS: [&str; 9] = [
     "scaled to 0 → healed (HTTP probe through the API server proxy)",
-    "scaled to 0 while another holder's Lease runs out → healed",
+    "scaled to 0 while another holder keeps the Lease → waits, then healed",
     "diagnose a service backed by a StatefulSet",
     "scaled to 0 → healed (MCP probe through the API server proxy)",
     "pod deleted → waited",

@@ -127,8 +127,11 @@ fn crash_loop_grows_restarts_and_previous_logs_show_the_error() {
     let cs = &pod["status"]["containerStatuses"][0];
     assert_eq!(cs["lastState"]["terminated"]["exitCode"], 1);
     let name = pod["metadata"]["name"].as_str().unwrap();
-    let table = sim.kubectl_ok(&["-n", NS, "get", "pods"]);
-    assert!(table.lines().any(|l| l.starts_with(name) && l.contains("CrashLoopBackOff")), "{table}");
+    // The pod leaves the back-off for a moment at each restart: poll the table, not one shot.
+    eventually("kubectl's table to show the pod in CrashLoopBackOff", WAIT, || {
+        let table = sim.kubectl_ok(&["-n", NS, "get", "pods"]);
+        table.lines().any(|l| l.starts_with(name) && l.contains("CrashLoopBackOff")).then_some(())
+    });
     let logs = sim.kubectl_ok(&["-n", NS, "logs", name, "--previous"]);
     assert!(logs.contains("Error: connection to database failed: ECONNREFUSED"), "{logs}");
     assert!(events(&sim, "BackOff").iter().any(|m| m.starts_with("Back-off restarting failed container server")));
