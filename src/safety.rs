@@ -101,6 +101,8 @@ pub struct LockGuard {
     namespace: String,
     holder: String,
     lease: Lease,
+    /// Whether another healer held the lock, or won a race for it, before this one got it.
+    contended: bool,
 }
 
 impl std::fmt::Debug for LockGuard {
@@ -118,6 +120,12 @@ impl LockGuard {
     /// Our holder identity.
     pub fn holder(&self) -> &str {
         &self.holder
+    }
+
+    /// Whether the lock was taken only after waiting for, or losing a race to, another healer
+    /// (who may have acted meanwhile). `false`: taken at the first try.
+    pub fn contended(&self) -> bool {
+        self.contended
     }
 
     /// Releases the lock: clears holderIdentity, keeping the Lease (it carries the breaker).
@@ -211,9 +219,15 @@ pub async fn acquire(
         let (namespace, name) = (ns.to_string(), name.clone());
         move |source| LockError::Api { what, namespace, name, source }
     };
-    let guard =
-        |lease| LockGuard { client: client.clone(), namespace: ns.to_string(), holder: holder.to_string(), lease };
+    let guard = |lease, contended| LockGuard {
+        client: client.clone(),
+        namespace: ns.to_string(),
+        holder: holder.to_string(),
+        lease,
+        contended,
+    };
     let mut last_holder = String::new();
+    let mut contended = false;
     loop {
         if Instant::now() >= deadline {
             return Err(LockError::Busy { holder: last_holder });
@@ -234,8 +248,11 @@ pub async fn acquire(
             };
             take(&mut fresh, holder, deadline, now);
             match api.create(&post_params(false), &fresh).await {
-                Ok(created) => return Ok(guard(created)),
-                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                Ok(created) => return Ok(guard(created, contended)),
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    contended = true;
+                    continue;
+                }
                 Err(e) => return Err(err("create")(e)),
             }
         };
@@ -243,14 +260,18 @@ pub async fn acquire(
             None => {
                 take(&mut lease, holder, deadline, now);
                 match api.replace(&name, &post_params(false), &lease).await {
-                    Ok(taken) => return Ok(guard(taken)),
-                    Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                    Ok(taken) => return Ok(guard(taken, contended)),
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        contended = true;
+                        continue;
+                    }
                     Err(e) => return Err(err("take over")(e)),
                 }
             }
             Some(other) => {
                 tracing::info!(holder = %other, lease = %name, "another healer holds the lock; waiting");
                 last_holder = other;
+                contended = true;
                 let until = lease_expiry(&lease)
                     .map(|t| {
                         let secs = t.duration_since(jiff::Timestamp::now()).as_secs_f64().max(0.0);

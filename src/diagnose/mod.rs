@@ -1,5 +1,5 @@
 //! Diagnosis: [`gather`] reads everything about a [`Target`] into a [`Snapshot`] (concurrently,
-//! read-only, never Secret data); [`check_all`] turns the snapshot into findings, purely.
+//! read-only, never a Secret or ConfigMap); [`check_all`] turns the snapshot into findings, purely.
 
 mod checks;
 mod evidence;
@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Pod, PodSpec, Secret};
+use k8s_openapi::api::core::v1::{Endpoints, Event, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
@@ -63,14 +63,12 @@ pub struct Snapshot {
     pub scaled_objects: Vec<DynamicObject>,
     /// Error-looking log lines of failing containers.
     pub logs: Vec<logs::ContainerLog>,
-    /// ConfigMaps and Secrets the pod template references, and whether they exist.
-    pub config_refs: Vec<ConfigRef>,
     /// When no workload was resolved: the namespace's Deployments and StatefulSets, to spot a
     /// selector that does not match the workload it was meant for.
     pub candidates: Vec<Workload>,
 }
 
-/// ConfigMap or Secret.
+/// ConfigMap or Secret (what a CreateContainerConfigError names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ConfigKind {
     /// core/v1 ConfigMap.
@@ -87,19 +85,6 @@ impl ConfigKind {
             ConfigKind::Secret => "Secret",
         }
     }
-}
-
-/// A ConfigMap or Secret the pod template needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigRef {
-    /// Which kind.
-    pub kind: ConfigKind,
-    /// Its name.
-    pub name: String,
-    /// Whether every reference to it is `optional: true`.
-    pub optional: bool,
-    /// Whether it exists; `None` when not allowed to look.
-    pub exists: Option<bool>,
 }
 
 /// A snapshot and what the checks found in it.
@@ -273,16 +258,7 @@ pub async fn gather(client: &kube::Client, target: &Target) -> Result<Snapshot, 
             None => Ok(Vec::new()),
         }
     };
-    let template_spec = workload.as_ref().and_then(|w| w.template()).and_then(|t| t.spec.clone());
-    let config_fut = async {
-        let spec = template_spec.or_else(|| svc_pods.first().and_then(|p| p.spec.clone()));
-        match spec {
-            Some(spec) => config_refs(client, ns, &spec).await,
-            None => Ok(Vec::new()),
-        }
-    };
-    let (replica_sets, wl_pods, workload_events, config_refs) =
-        futures::try_join!(rs_fut, wl_pods_fut, wl_events_fut, config_fut)?;
+    let (replica_sets, wl_pods, workload_events) = futures::try_join!(rs_fut, wl_pods_fut, wl_events_fut)?;
 
     let mut by_name: BTreeMap<String, Pod> = BTreeMap::new();
     for p in svc_pods.into_iter().chain(wl_pods) {
@@ -314,7 +290,6 @@ pub async fn gather(client: &kube::Client, target: &Target) -> Result<Snapshot, 
         hpas,
         scaled_objects,
         logs,
-        config_refs,
         candidates,
     })
 }
@@ -379,115 +354,10 @@ pub fn label_selector_string(sel: &LabelSelector) -> String {
     parts.join(",")
 }
 
-/// ConfigMaps and Secrets a pod spec references (env, envFrom, volumes), without existence.
-pub fn referenced_config(spec: &PodSpec) -> Vec<ConfigRef> {
-    let mut found: BTreeMap<(ConfigKind, String), bool> = BTreeMap::new();
-    let mut add = |kind, name: &str, optional: Option<bool>| {
-        let opt = optional.unwrap_or(false);
-        let e = found.entry((kind, name.to_string())).or_insert(true);
-        *e = *e && opt;
-    };
-    for c in spec.containers.iter().chain(spec.init_containers.iter().flatten()) {
-        for env in c.env.iter().flatten() {
-            let Some(from) = &env.value_from else { continue };
-            if let Some(r) = &from.config_map_key_ref {
-                add(ConfigKind::ConfigMap, &r.name, r.optional);
-            }
-            if let Some(r) = &from.secret_key_ref {
-                add(ConfigKind::Secret, &r.name, r.optional);
-            }
-        }
-        for from in c.env_from.iter().flatten() {
-            if let Some(r) = &from.config_map_ref {
-                add(ConfigKind::ConfigMap, &r.name, r.optional);
-            }
-            if let Some(r) = &from.secret_ref {
-                add(ConfigKind::Secret, &r.name, r.optional);
-            }
-        }
-    }
-    for v in spec.volumes.iter().flatten() {
-        if let Some(cm) = &v.config_map {
-            add(ConfigKind::ConfigMap, &cm.name, cm.optional);
-        }
-        if let Some(s) = &v.secret
-            && let Some(name) = &s.secret_name
-        {
-            add(ConfigKind::Secret, name, s.optional);
-        }
-        for src in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
-            if let Some(cm) = &src.config_map {
-                add(ConfigKind::ConfigMap, &cm.name, cm.optional);
-            }
-            if let Some(s) = &src.secret {
-                add(ConfigKind::Secret, &s.name, s.optional);
-            }
-        }
-    }
-    found
-        .into_iter()
-        .filter(|((_, name), _)| !name.is_empty())
-        .map(|((kind, name), optional)| ConfigRef { kind, name, optional, exists: None })
-        .collect()
-}
-
-/// [`referenced_config`] plus existence, read as metadata only (never Secret data).
-async fn config_refs(client: &kube::Client, ns: &str, spec: &PodSpec) -> Result<Vec<ConfigRef>, DiagnoseError> {
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let refs = referenced_config(spec);
-    try_join_all(refs.into_iter().map(|mut r| {
-        let (cms, secrets) = (&cms, &secrets);
-        async move {
-            // A name from the pod spec never reaches a request path unchecked.
-            if !crate::names::is_subdomain(&r.name) {
-                r.exists = None;
-                return Ok(r);
-            }
-            let res = match r.kind {
-                ConfigKind::ConfigMap => cms.get_metadata_opt(&r.name).await.map(|m| m.is_some()),
-                ConfigKind::Secret => secrets.get_metadata_opt(&r.name).await.map(|m| m.is_some()),
-            };
-            r.exists = match res {
-                Ok(b) => Some(b),
-                Err(e) if is_status(&e, &[403]) => None,
-                Err(e) => return Err(api_err(format!("read {} {ns}/{}", r.kind.as_str(), r.name))(e)),
-            };
-            Ok(r)
-        }
-    }))
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn config_refs_come_from_env_envfrom_and_volumes() {
-        let spec: PodSpec = serde_json::from_value(json!({"containers":[{"name":"server","image":"nginx",
-            "env":[{"name":"A","valueFrom":{"configMapKeyRef":{"name":"cfg","key":"a"}}},
-                   {"name":"B","valueFrom":{"secretKeyRef":{"name":"creds","key":"b","optional":true}}},
-                   {"name":"C","value":"plain"}],
-            "envFrom":[{"configMapRef":{"name":"cfg2"}}]}],
-            "volumes":[{"name":"v","secret":{"secretName":"tls"}},
-                       {"name":"p","projected":{"sources":[{"configMap":{"name":"proj"}}]}}]}))
-        .unwrap();
-        let refs = referenced_config(&spec);
-        let names: Vec<(&str, &str, bool)> =
-            refs.iter().map(|r| (r.kind.as_str(), r.name.as_str(), r.optional)).collect();
-        assert_eq!(
-            names,
-            vec![
-                ("ConfigMap", "cfg", false),
-                ("ConfigMap", "cfg2", false),
-                ("ConfigMap", "proj", false),
-                ("Secret", "creds", true),
-                ("Secret", "tls", false)
-            ]
-        );
-    }
 
     #[test]
     fn label_selector_renders_expressions() {
@@ -519,6 +389,12 @@ mod tests {
             ),
         );
         let pod_name = pod.metadata.name.clone().unwrap();
+        let config_pod = fx::pod(
+            "bbbbb",
+            "Pending",
+            false,
+            fx::waiting("CreateContainerConfigError", "secret \"creds\" not found", 0, None),
+        );
         let ev = |kind: &str, name: &str, type_: &str, reason: &str, msg: &str| {
             serde_json::to_value(fx::event(kind, name, type_, reason, msg, "2026-11-28T10:00:00Z")).unwrap()
         };
@@ -541,28 +417,25 @@ mod tests {
             "spec":{"selector":{"matchLabels":{"app":NAME}}}});
         let (client, log) = fake_api::start(vec![
             ("/deployments/sandfly-mcp-server", 200, dep),
-            ("/pods", 200, list("PodList", vec![serde_json::to_value(&pod).unwrap()])),
+            (
+                "/pods",
+                200,
+                list("PodList", vec![serde_json::to_value(&pod).unwrap(), serde_json::to_value(&config_pod).unwrap()]),
+            ),
             ("/endpoints/sandfly-mcp-server", 200, serde_json::to_value(fx::endpoints(&[], &["10.0.0.1"])).unwrap()),
             ("/endpointslices", 200, list("EndpointSliceList", vec![])),
             ("/horizontalpodautoscalers", 200, list("HorizontalPodAutoscalerList", vec![])),
             ("/replicasets", 200, list("ReplicaSetList", vec![rs])),
             ("/events", 200, events),
-            (
-                "/secrets/creds",
-                200,
-                json!({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"creds"}}),
-            ),
             ("/log", 200, json!("starting\nError: cannot connect to db\n")),
         ])
         .await;
         let target = fx::healthy().target;
         let d = diagnose(&client, &target).await.unwrap();
         let s = &d.snapshot;
-        assert_eq!(s.pods.len(), 1);
+        assert_eq!(s.pods.len(), 2);
         assert_eq!(s.replica_sets.len(), 1);
         assert!(s.scaled_objects.is_empty(), "no KEDA CRD (404) means none");
-        let refs: Vec<(&str, Option<bool>)> = s.config_refs.iter().map(|r| (r.name.as_str(), r.exists)).collect();
-        assert_eq!(refs, vec![("cfg", Some(false)), ("creds", Some(true))]);
         assert!(s.warnings.iter().all(|e| e.message.as_deref() != Some("not ours")));
         assert_eq!(s.warnings.len(), 1);
         assert_eq!(s.logs[0].lines, vec!["Error: cannot connect to db".to_string()]);
@@ -570,8 +443,12 @@ mod tests {
         let codes: Vec<FindingCode> = d.findings.iter().map(|f| f.code).collect();
         assert!(codes.contains(&FindingCode::CrashLoopBackOff) && codes.contains(&FindingCode::LogErrors), "{codes:?}");
         let seen = log.lock().unwrap().clone();
-        let secret = seen.iter().find(|r| r.contains("/secrets/creds")).unwrap();
-        assert!(secret.contains("as=PartialObjectMetadata"), "Secrets are read as metadata only: {secret}");
+        assert!(
+            seen.iter().all(|r| !r.contains("/secrets") && !r.contains("/configmaps")),
+            "no Secret or ConfigMap is read: {seen:?}"
+        );
+        let config = d.findings.iter().find(|f| f.code == FindingCode::CreateContainerConfigError).unwrap();
+        assert_eq!(config.evidence["missing"], json!([{"kind":"Secret","name":"creds","key":null}]));
         assert!(
             seen.iter().any(|r| r.contains("/events?") && r.contains("fieldSelector=involvedObject.name%3D")),
             "{seen:?}"
