@@ -205,6 +205,11 @@ fn scaled_to_zero_from_three_is_healed_back_to_three() {
     let plan = &run.events("plan")[0];
     assert_eq!(plan["action"], "scale");
     assert_eq!(deployment(&sim)["spec"]["replicas"], 3, "back to the remembered 3, not 1");
+    assert_eq!(
+        deployment(&sim)["metadata"]["annotations"]["self-heal.dev/last-replicas"],
+        "3",
+        "the count is remembered in the scale's own request"
+    );
     assert!(run.events("check").iter().any(|c| c["ok"] == true && c["check"] == "http"), "{}", run.dump());
     assert_answers(&sim);
 }
@@ -215,12 +220,14 @@ fn deleted_pods_are_waited_for_not_restarted() {
     kubectl(&sim, &["set", "env", DEPLOY, "SIM_READY_DELAY=1500ms"]);
     rollout_done(&sim);
     let before = deployment(&sim)["metadata"]["generation"].clone();
+    let annotations = deployment(&sim)["metadata"]["annotations"].clone();
     kubectl(&sim, &["delete", "pods", "-l", "app=sandfly-mcp-server", "--wait=false"]);
 
     let run = heal(&sim, &["heal", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]);
     assert_eq!(run.code, 0, "{}", run.dump());
     assert!(run.events("action").iter().all(|a| a["action"] == "wait"), "no write for deleted pods: {}", run.dump());
     assert_eq!(deployment(&sim)["metadata"]["generation"], before, "the Deployment was not touched");
+    assert_eq!(deployment(&sim)["metadata"]["annotations"], annotations, "nothing written for a wait");
     assert_answers(&sim);
 }
 
@@ -237,6 +244,11 @@ fn crash_loop_that_clears_after_a_restart_is_restarted() {
     assert_eq!(run.events("plan")[0]["action"], "restart");
     let template = &deployment(&sim)["spec"]["template"]["metadata"]["annotations"];
     assert!(template["kubectl.kubernetes.io/restartedAt"].is_string(), "kubectl's restart annotation");
+    assert_eq!(
+        deployment(&sim)["metadata"]["annotations"]["self-heal.dev/last-replicas"],
+        "2",
+        "in the restart's patch"
+    );
     assert!(!run.events("rollout").is_empty(), "progress while waiting: {}", run.dump());
     assert_answers(&sim);
 }
