@@ -198,6 +198,12 @@ pub fn build(config: &Config) -> Result<Client, kube::Error> {
         .option_layer(config.auth_layer()?)
         .layer(config.extra_headers_layer()?)
         .map_err(tower::BoxError::from)
+        // What goes on the wire, when (`RUST_LOG=self_heal::client=debug`; scripts/bench.sh
+        // times the first write of a heal from it).
+        .map_request(|req: axum::http::Request<kube::client::Body>| {
+            tracing::debug!(method = %req.method(), uri = %req.uri(), "request");
+            req
+        })
         .service(http_client);
     Ok(ClientBuilder::new(service, config.default_namespace.clone()).build())
 }

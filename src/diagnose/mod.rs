@@ -155,33 +155,90 @@ fn tolerate<T>(r: Result<T, kube::Error>, codes: &[u16], fallback: T) -> Result<
 
 /// Reads everything the checks need. Optional reads that answer 404 count as "none".
 ///
+/// Each read starts as soon as what it depends on is known, not when a whole phase is done:
+/// the Service's pods, then their Events and logs; the workload, then its ReplicaSets (then
+/// their Events) and its own pods; everything that needs only the target at once.
+///
 /// # Errors
 /// [`DiagnoseError::Api`] when a read fails for another reason than absence.
 pub async fn gather(client: &kube::Client, target: &Target) -> Result<Snapshot, DiagnoseError> {
     let ns = target.namespace.as_str();
     let svc = target.service_name.as_str();
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let svc_selector = selector_string(&target.selector);
 
-    // Phase 1: what depends only on the target.
-    let workload_fut = async {
-        let Some(w) = &target.workload else { return Ok(None) };
-        let what = format!("read {w} in {ns}");
-        Ok(match w.kind {
-            WorkloadKind::Deployment => Api::<Deployment>::namespaced(client.clone(), ns)
-                .get_opt(&w.name)
-                .await
-                .map_err(api_err(what))?
-                .map(|d| Workload::Deployment(Box::new(d))),
-            WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), ns)
-                .get_opt(&w.name)
-                .await
-                .map_err(api_err(what))?
-                .map(|s| Workload::StatefulSet(Box::new(s))),
-        })
+    // The Service's pods, then at once their Events and the logs of failing containers.
+    let svc_branch = async {
+        let lp = ListParams::default().labels(&svc_selector);
+        let mut pods = list_paged(&pods_api, &lp).await.map_err(api_err(format!("list pods of service {ns}/{svc}")))?;
+        pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        let names: Vec<String> = pods.iter().take(MAX_EVENT_PODS).filter_map(|p| p.metadata.name.clone()).collect();
+        let events_fut = try_join_all(names.iter().map(|n| events_for(client, ns, n, None)));
+        let (events, logs) = futures::join!(events_fut, logs::gather_logs(&pods_api, &pods));
+        Ok::<_, DiagnoseError>((pods, events?.into_iter().flatten().collect::<Vec<Event>>(), logs))
     };
-    let svc_pods_fut = async {
-        let lp = ListParams::default().labels(&selector_string(&target.selector));
-        list_paged(&pods_api, &lp).await.map_err(api_err(format!("list pods of service {ns}/{svc}")))
+
+    // The workload, then its ReplicaSets (then their Events) and its own pods.
+    let workload_branch = async {
+        let workload = match &target.workload {
+            None => None,
+            Some(w) => {
+                let what = format!("read {w} in {ns}");
+                match w.kind {
+                    WorkloadKind::Deployment => Api::<Deployment>::namespaced(client.clone(), ns)
+                        .get_opt(&w.name)
+                        .await
+                        .map_err(api_err(what))?
+                        .map(|d| Workload::Deployment(Box::new(d))),
+                    WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), ns)
+                        .get_opt(&w.name)
+                        .await
+                        .map_err(api_err(what))?
+                        .map(|s| Workload::StatefulSet(Box::new(s))),
+                }
+            }
+        };
+        // The workload's selector goes into queries: only a well-formed one.
+        let wl_selector = workload
+            .as_ref()
+            .and_then(|w| w.selector())
+            .map(label_selector_string)
+            .filter(|s| !s.is_empty() && crate::cli::plan::validate_selector(s).is_ok());
+        let rs_fut = async {
+            let (Some(w @ Workload::Deployment(_)), Some(sel)) = (&workload, &wl_selector) else {
+                return Ok((Vec::new(), Vec::new()));
+            };
+            let lp = ListParams::default().labels(sel);
+            let items = list_paged(&Api::<ReplicaSet>::namespaced(client.clone(), ns), &lp)
+                .await
+                .map_err(api_err(format!("list replicasets of {}", w.reference())))?;
+            let owned: Vec<ReplicaSet> =
+                items.into_iter().filter(|rs| owned_by(rs.metadata.owner_references.as_deref(), w.name())).collect();
+            let mut newest: Vec<&ReplicaSet> = owned.iter().collect();
+            newest.sort_by_key(|rs| std::cmp::Reverse(workload::revision(&rs.metadata)));
+            let names: Vec<String> = newest.iter().take(2).filter_map(|rs| rs.metadata.name.clone()).collect();
+            let events = try_join_all(names.iter().map(|n| events_for(client, ns, n, None))).await?;
+            Ok::<_, DiagnoseError>((owned, events.into_iter().flatten().collect::<Vec<Event>>()))
+        };
+        let wl_pods_fut = async {
+            match &wl_selector {
+                Some(sel) if *sel != svc_selector => {
+                    let lp = ListParams::default().labels(sel);
+                    list_paged(&pods_api, &lp).await.map_err(api_err(format!("list pods of {ns} workload")))
+                }
+                _ => Ok(Vec::new()),
+            }
+        };
+        let ((replica_sets, rs_events), wl_pods) = futures::try_join!(rs_fut, wl_pods_fut)?;
+        Ok::<_, DiagnoseError>((workload, replica_sets, rs_events, wl_pods))
+    };
+
+    // What needs only the target.
+    let wl_events_fut = async {
+        match &target.workload {
+            Some(w) => events_for(client, ns, &w.name, Some(w.kind.as_kind())).await,
+            None => Ok(Vec::new()),
+        }
     };
     let endpoints_fut = async {
         Api::<Endpoints>::namespaced(client.clone(), ns)
@@ -211,70 +268,62 @@ pub async fn gather(client: &kube::Client, target: &Target) -> Result<Snapshot, 
         if target.workload.is_some() {
             return Ok(Vec::new());
         }
-        let deps = list_paged(&Api::<Deployment>::namespaced(client.clone(), ns), &ListParams::default())
-            .await
-            .map_err(api_err(format!("list deployments in {ns}")))?;
-        let sets = list_paged(&Api::<StatefulSet>::namespaced(client.clone(), ns), &ListParams::default())
-            .await
-            .map_err(api_err(format!("list statefulsets in {ns}")))?;
+        let deps_fut = async {
+            list_paged(&Api::<Deployment>::namespaced(client.clone(), ns), &ListParams::default())
+                .await
+                .map_err(api_err(format!("list deployments in {ns}")))
+        };
+        let sets_fut = async {
+            list_paged(&Api::<StatefulSet>::namespaced(client.clone(), ns), &ListParams::default())
+                .await
+                .map_err(api_err(format!("list statefulsets in {ns}")))
+        };
+        let (deps, sets) = futures::try_join!(deps_fut, sets_fut)?;
         let mut out: Vec<Workload> = deps.into_iter().map(|d| Workload::Deployment(Box::new(d))).collect();
         out.extend(sets.into_iter().map(|s| Workload::StatefulSet(Box::new(s))));
         Ok(out)
     };
-    let (workload, svc_pods, endpoints, endpoint_slices, hpas, scaled_objects, candidates) =
-        futures::try_join!(workload_fut, svc_pods_fut, endpoints_fut, slices_fut, hpas_fut, keda_fut, candidates_fut)?;
+    let (
+        (svc_pods, pod_events, mut logs),
+        (workload, replica_sets, rs_events, wl_pods),
+        workload_events,
+        endpoints,
+        endpoint_slices,
+        hpas,
+        scaled_objects,
+        candidates,
+    ) = futures::try_join!(
+        svc_branch,
+        workload_branch,
+        wl_events_fut,
+        endpoints_fut,
+        slices_fut,
+        hpas_fut,
+        keda_fut,
+        candidates_fut
+    )?;
 
-    // Phase 2: what depends on the workload.
-    // The workload's selector goes into queries: only a well-formed one.
-    let wl_selector = workload
-        .as_ref()
-        .and_then(|w| w.selector())
-        .map(label_selector_string)
-        .filter(|s| !s.is_empty() && crate::cli::plan::validate_selector(s).is_ok());
-    let rs_fut = async {
-        match (&workload, &wl_selector) {
-            (Some(w @ Workload::Deployment(_)), Some(sel)) => {
-                let lp = ListParams::default().labels(sel);
-                let items = list_paged(&Api::<ReplicaSet>::namespaced(client.clone(), ns), &lp)
-                    .await
-                    .map_err(api_err(format!("list replicasets of {}", w.reference())))?;
-                Ok(items.into_iter().filter(|rs| owned_by(rs.metadata.owner_references.as_deref(), w.name())).collect())
-            }
-            _ => Ok(Vec::new()),
-        }
-    };
-    let wl_pods_fut = async {
-        match &wl_selector {
-            Some(sel) if *sel != selector_string(&target.selector) => {
-                let lp = ListParams::default().labels(sel);
-                list_paged(&pods_api, &lp).await.map_err(api_err(format!("list pods of {ns} workload")))
-            }
-            _ => Ok(Vec::new()),
-        }
-    };
-    let wl_events_fut = async {
-        match &workload {
-            Some(w) => events_for(client, ns, w.name(), Some(w.kind().as_kind())).await,
-            None => Ok(Vec::new()),
-        }
-    };
-    let (replica_sets, wl_pods, workload_events) = futures::try_join!(rs_fut, wl_pods_fut, wl_events_fut)?;
-
+    // The workload's pods outside the Service's selector (rare): their Events and logs last.
     let mut by_name: BTreeMap<String, Pod> = BTreeMap::new();
-    for p in svc_pods.into_iter().chain(wl_pods) {
+    for p in svc_pods.iter().cloned() {
+        by_name.insert(p.metadata.name.clone().unwrap_or_default(), p);
+    }
+    let extra: Vec<Pod> =
+        wl_pods.into_iter().filter(|p| !by_name.contains_key(p.metadata.name.as_deref().unwrap_or_default())).collect();
+    let mut all: Vec<Event> = pod_events;
+    if !extra.is_empty() {
+        let slots = MAX_EVENT_PODS.saturating_sub(svc_pods.len().min(MAX_EVENT_PODS));
+        let names: Vec<String> = extra.iter().take(slots).filter_map(|p| p.metadata.name.clone()).collect();
+        let events_fut = try_join_all(names.iter().map(|n| events_for(client, ns, n, None)));
+        let (events, extra_logs) = futures::join!(events_fut, logs::gather_logs(&pods_api, &extra));
+        all.extend(events?.into_iter().flatten());
+        logs.extend(extra_logs);
+    }
+    for p in extra {
         by_name.insert(p.metadata.name.clone().unwrap_or_default(), p);
     }
     let pods: Vec<Pod> = by_name.into_values().collect();
-
-    // Phase 3: what depends on the pods.
-    let mut rs_sorted: Vec<&ReplicaSet> = replica_sets.iter().collect();
-    rs_sorted.sort_by_key(|rs| std::cmp::Reverse(workload::revision(&rs.metadata)));
-    let mut names: Vec<String> = rs_sorted.iter().take(2).filter_map(|rs| rs.metadata.name.clone()).collect();
-    names.extend(pods.iter().take(MAX_EVENT_PODS).filter_map(|p| p.metadata.name.clone()));
-    let pod_events_fut = try_join_all(names.iter().map(|n| events_for(client, ns, n, None)));
-    let logs_fut = logs::gather_logs(&pods_api, &pods);
-    let (object_events, logs) = futures::join!(pod_events_fut, logs_fut);
-    let mut all: Vec<Event> = object_events?.into_iter().flatten().collect();
+    all.extend(rs_events);
     all.extend(workload_events.iter().cloned());
     let warnings = recent_warnings(all);
 
