@@ -401,6 +401,40 @@ mod tests {
         assert!(!ApiFailure::NotFound.is_access());
     }
 
+    #[test]
+    fn a_first_read_refused_for_access_is_the_exit_5_error() {
+        let target = "https://10.0.0.1:6443/ (context c, from kubeconfig /k)";
+        let denied = access_error(&api(403), target).unwrap();
+        assert!(matches!(denied, ClientError::Api { failure: ApiFailure::Forbidden, .. }));
+        assert!(denied.to_string().starts_with("failed to be authorized by the Kubernetes API at https://10.0.0.1:6443/ (context c, from kubeconfig /k): 403"), "{denied}");
+        assert!(access_error(&api(401), target).unwrap().to_string().starts_with("failed to authenticate to"));
+        assert!(access_error(&api(404), target).is_none(), "a missing object is not an access failure");
+    }
+
+    #[tokio::test]
+    async fn the_first_request_is_the_read_itself_no_preflight() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = sock.read(&mut buf).await.unwrap();
+            let body = r#"{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"x"}}"#;
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            sock.write_all(reply.as_bytes()).await.unwrap();
+            String::from_utf8_lossy(&buf[..n]).to_string()
+        });
+        let client = build(&Config::new(format!("http://{addr}").parse().unwrap())).unwrap();
+        let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+        api.get("x").await.unwrap();
+        let first = server.await.unwrap();
+        assert!(first.starts_with("GET /api/v1/namespaces/x "), "the first request is the read itself: {first}");
+    }
+
     #[tokio::test]
     async fn explicit_missing_kubeconfig_is_named() {
         let opts = ClientOptions { kubeconfig: Some("/nonexistent/kc.yaml".into()), context: None };
