@@ -405,6 +405,7 @@ mod tests {
         let spec = guard.lease().spec.clone().unwrap();
         assert_eq!(spec.holder_identity.as_deref(), Some("me"));
         assert!((29..=30).contains(&spec.lease_duration_seconds.unwrap()), "{spec:?}");
+        assert!(!guard.contended(), "taken at the first try");
         guard.release().await.unwrap();
         let log = log.lock().unwrap();
         let methods: Vec<&str> = log.iter().map(|r| r.method.as_str()).collect();
@@ -412,6 +413,23 @@ mod tests {
         assert!(log[1].uri.starts_with("/apis/coordination.k8s.io/v1/namespaces/ns/leases?"), "{}", log[1].uri);
         assert_eq!(log[3].body["spec"]["holderIdentity"], serde_json::Value::Null);
         assert_eq!(log[3].body["metadata"]["resourceVersion"], "7");
+    }
+
+    #[tokio::test]
+    async fn a_lock_won_after_losing_a_race_is_contended() {
+        use crate::act::fake_api;
+        let free = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "self-heal-web", "namespace": "ns", "resourceVersion": "8"}, "spec": {}});
+        let (client, _) = fake_api::start(move |req, i| match (req.method.as_str(), i) {
+            ("GET", 0) => (404, fake_api::status(404, "NotFound", "not found")),
+            ("POST", 1) => (409, fake_api::status(409, "AlreadyExists", "someone was faster")),
+            ("GET", 2) => (200, free.clone()),
+            ("PUT", 3) => (200, req.body.clone()),
+            _ => (500, fake_api::status(500, "InternalError", "unexpected")),
+        })
+        .await;
+        let guard = acquire(&client, "ns", "web", "me", Instant::now() + Duration::from_secs(30)).await.unwrap();
+        assert!(guard.contended(), "another healer may have acted in between");
     }
 
     #[tokio::test]
