@@ -31,7 +31,8 @@ completions: build
 man: build
 	$(BIN)/self-heal man > man/self-heal.1
 
-## self-heal against the kubectl+jq procedure it replaces, on one kube-sim, in one run.
+## On one kube-sim, in one run: `self-heal diagnose` beside one `kubectl get` and a one-curl
+## floor of the same reads, and the time to a heal's first write (scripts/bench.sh).
 bench:
 	$(CARGO) build $(FEATURES) --release --bins
 	KUBECTL="$$(scripts/ensure-kubectl.sh)" scripts/bench.sh target/release

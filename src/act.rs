@@ -105,11 +105,27 @@ pub struct ScaleDone {
     pub dry_run: bool,
 }
 
-/// Scales a Deployment through its scale subresource with a resourceVersion precondition.
+/// The merge patch a scale sends: `spec.replicas`, the read `resourceVersion` as precondition,
+/// and, when the new count is not 0, [`LAST_REPLICAS`] (so a later scale to 0 can be undone to
+/// it) — one request, so the Deployment changes once.
+pub fn scale_patch(resource_version: &str, replicas: i32) -> Value {
+    let mut metadata = json!({"resourceVersion": resource_version});
+    if replicas > 0 {
+        metadata["annotations"] = json!({LAST_REPLICAS: replicas.to_string()});
+    }
+    json!({"metadata": metadata, "spec": {"replicas": replicas}})
+}
+
+fn replicas_of(dep: &Deployment) -> i32 {
+    dep.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
+}
+
+/// Scales a Deployment with one merge patch ([`scale_patch`]) whose `resourceVersion`
+/// precondition is that of `known` (the Deployment as diagnosis read it), or of a fresh read
+/// when `known` is `None`. So the first write follows diagnosis without another read.
 ///
-/// Reads the scale, then PUTs it back with the new count and the read `resourceVersion`. On a
-/// 409 (someone changed it in between) it re-reads once: if replicas are still 0 it retries,
-/// otherwise it leaves the other writer's count alone and reports `changed: false`.
+/// On a 409 (it changed since) it re-reads once: if replicas are still 0 it retries, otherwise
+/// it leaves the other writer's count alone and reports `changed: false`.
 ///
 /// # Errors
 /// [`ActError::Api`] on any API failure (404 if the Deployment is gone), [`ActError::Conflict`]
@@ -119,22 +135,26 @@ pub async fn scale(
     ns: &str,
     deployment: &str,
     replicas: i32,
+    known: Option<&Deployment>,
     dry_run: bool,
 ) -> Result<ScaleDone, ActError> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    let mut current = api.get_scale(deployment).await.map_err(api_err("read the scale of", ns, deployment))?;
-    let from = current.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+    let mut current = match known {
+        Some(d) => d.clone(),
+        None => api.get(deployment).await.map_err(api_err("read", ns, deployment))?,
+    };
+    let from = replicas_of(&current);
     if from == replicas {
         return Ok(ScaleDone { from, to: from, changed: false, dry_run });
     }
     for attempt in 0..2 {
-        let mut next = current.clone();
-        next.spec.get_or_insert_with(Default::default).replicas = Some(replicas);
-        match api.replace_scale(deployment, &post_params(dry_run), &next).await {
+        let rv = current.metadata.resource_version.clone().unwrap_or_default();
+        let patch = Patch::Merge(scale_patch(&rv, replicas));
+        match api.patch(deployment, &patch_params(dry_run), &patch).await {
             Ok(_) => return Ok(ScaleDone { from, to: replicas, changed: true, dry_run }),
             Err(e) if is_conflict(&e) && attempt == 0 => {
-                current = api.get_scale(deployment).await.map_err(api_err("read the scale of", ns, deployment))?;
-                let now = current.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+                current = api.get(deployment).await.map_err(api_err("read", ns, deployment))?;
+                let now = replicas_of(&current);
                 if now != 0 {
                     return Ok(ScaleDone { from: now, to: now, changed: false, dry_run });
                 }
@@ -157,17 +177,29 @@ pub struct RestartDone {
     pub dry_run: bool,
 }
 
-/// The strategic merge patch kubectl's `rollout restart` sends.
-pub fn restart_patch(restarted_at: &str) -> Value {
-    json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: restarted_at}}}}})
+/// The strategic merge patch kubectl's `rollout restart` sends, plus [`LAST_REPLICAS`] when
+/// `remember` is given (same request: the Deployment changes once).
+pub fn restart_patch(restarted_at: &str, remember: Option<i32>) -> Value {
+    let mut patch = json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: restarted_at}}}}});
+    if let Some(n) = remember {
+        patch["metadata"] = json!({"annotations": {LAST_REPLICAS: n.to_string()}});
+    }
+    patch
 }
 
 /// Restarts a Deployment's pods exactly as `kubectl rollout restart` does (not kube's
-/// `restart()`, which writes a different annotation key).
+/// `restart()`, which writes a different annotation key). `remember`: a replica count to record
+/// in [`LAST_REPLICAS`] in the same patch.
 ///
 /// # Errors
 /// [`ActError::Paused`] if `spec.paused` (the restart would not roll); [`ActError::Api`] otherwise.
-pub async fn restart(client: &Client, ns: &str, deployment: &str, dry_run: bool) -> Result<RestartDone, ActError> {
+pub async fn restart(
+    client: &Client,
+    ns: &str,
+    deployment: &str,
+    remember: Option<i32>,
+    dry_run: bool,
+) -> Result<RestartDone, ActError> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let dep = api.get(deployment).await.map_err(api_err("read", ns, deployment))?;
     if dep.spec.as_ref().and_then(|s| s.paused).unwrap_or(false) {
@@ -175,7 +207,7 @@ pub async fn restart(client: &Client, ns: &str, deployment: &str, dry_run: bool)
     }
     let restarted_at = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
     let patched = api
-        .patch(deployment, &patch_params(dry_run), &Patch::Strategic(restart_patch(&restarted_at)))
+        .patch(deployment, &patch_params(dry_run), &Patch::Strategic(restart_patch(&restarted_at, remember)))
         .await
         .map_err(api_err("restart", ns, deployment))?;
     Ok(RestartDone { restarted_at, generation: patched.metadata.generation, dry_run })
@@ -253,12 +285,19 @@ pub fn rollback_annotations(dep: &Deployment, rs: &ReplicaSet) -> std::collectio
     out
 }
 
-/// Rolls a Deployment back to its previous revision, like `kubectl rollout undo`.
+/// Rolls a Deployment back to its previous revision, like `kubectl rollout undo`. `remember`: a
+/// replica count to record in [`LAST_REPLICAS`] in the same patch.
 ///
 /// # Errors
 /// [`ActError::NoPreviousRevision`] when fewer than two owned ReplicaSets carry a revision;
 /// [`ActError::Api`] otherwise.
-pub async fn rollback(client: &Client, ns: &str, deployment: &str, dry_run: bool) -> Result<RollbackDone, ActError> {
+pub async fn rollback(
+    client: &Client,
+    ns: &str,
+    deployment: &str,
+    remember: Option<i32>,
+    dry_run: bool,
+) -> Result<RollbackDone, ActError> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let dep = api.get(deployment).await.map_err(api_err("read", ns, deployment))?;
     let uid = dep.metadata.uid.clone().unwrap_or_default();
@@ -282,7 +321,10 @@ pub async fn rollback(client: &Client, ns: &str, deployment: &str, dry_run: bool
     if current.as_ref() == Some(&template) {
         return Ok(RollbackDone { replica_set, to_revision, changed: false, dry_run });
     }
-    let annotations = rollback_annotations(&dep, rs);
+    let mut annotations = rollback_annotations(&dep, rs);
+    if let Some(n) = remember {
+        annotations.insert(LAST_REPLICAS.to_string(), n.to_string());
+    }
     let ops = json!([
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
@@ -314,34 +356,6 @@ async fn json_patch(
         .body(body)
         .map_err(|e| kube::Error::BuildRequest(kube::core::request::Error::BuildRequest(e)))?;
     client.request::<Deployment>(req).await
-}
-
-/// What `remember_replicas` did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Remembered {
-    /// The count now remembered.
-    pub replicas: i32,
-    /// false when the annotation already held it.
-    pub changed: bool,
-}
-
-/// Records the Deployment's non-zero replica count in the `self-heal.dev/last-replicas`
-/// annotation, so a later scale-to-zero can be undone to the right count.
-///
-/// # Errors
-/// [`ActError::Api`] if the Deployment cannot be read or patched.
-pub async fn remember_replicas(client: &Client, ns: &str, deployment: &str, n: i32) -> Result<Remembered, ActError> {
-    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    let dep = api.get(deployment).await.map_err(api_err("read", ns, deployment))?;
-    let want = n.to_string();
-    if dep.metadata.annotations.as_ref().and_then(|a| a.get(LAST_REPLICAS)) == Some(&want) {
-        return Ok(Remembered { replicas: n, changed: false });
-    }
-    let patch = json!({"metadata": {"annotations": {LAST_REPLICAS: want}}});
-    api.patch(deployment, &patch_params(false), &Patch::Merge(patch))
-        .await
-        .map_err(api_err("annotate", ns, deployment))?;
-    Ok(Remembered { replicas: n, changed: true })
 }
 
 /// Builds the core/v1 Event self-heal records for an action (pure, for tests and dry runs).
@@ -413,45 +427,68 @@ mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
-    fn scale_obj(rv: &str, replicas: i32) -> Value {
-        json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
-               "metadata": {"name": "web", "namespace": "ns", "resourceVersion": rv},
-               "spec": {"replicas": replicas}, "status": {"replicas": 0}})
+    fn dep_obj(rv: &str, replicas: i32) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "web", "namespace": "ns", "resourceVersion": rv, "generation": 2},
+               "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                        "template": {"metadata": {"labels": {"app": "web"}},
+                                     "spec": {"containers": [{"name": "server", "image": "v3"}]}}}})
     }
 
     #[tokio::test]
-    async fn scale_puts_with_resource_version_and_retries_one_conflict() {
+    async fn scale_is_one_patch_with_the_known_version_and_the_annotation() {
         let (client, log) = fake_api::start(|req, i| match (req.method.as_str(), i) {
-            ("GET", 0) => (200, scale_obj("10", 0)),
-            ("PUT", 1) => (409, fake_api::status(409, "Conflict", "the object has been modified")),
-            ("GET", 2) => (200, scale_obj("11", 0)),
-            ("PUT", 3) => (200, scale_obj("12", 3)),
+            ("PATCH", 0) => (200, dep_obj("11", 3)),
             _ => (500, fake_api::status(500, "InternalError", "unexpected")),
         })
         .await;
-        let done = scale(&client, "ns", "web", 3, true).await.unwrap();
+        let known: Deployment = serde_json::from_value(dep_obj("10", 0)).unwrap();
+        let done = scale(&client, "ns", "web", 3, Some(&known), false).await.unwrap();
+        assert_eq!(done, ScaleDone { from: 0, to: 3, changed: true, dry_run: false });
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 1, "no read before the write: {log:?}");
+        let patch = &log[0];
+        assert_eq!((patch.method.as_str(), patch.content_type.as_str()), ("PATCH", "application/merge-patch+json"));
+        assert!(patch.uri.starts_with("/apis/apps/v1/namespaces/ns/deployments/web?"), "{}", patch.uri);
+        assert!(patch.uri.contains("fieldManager=self-heal") && !patch.uri.contains("dryRun"), "{}", patch.uri);
+        assert_eq!(
+            patch.body,
+            json!({"metadata": {"resourceVersion": "10", "annotations": {LAST_REPLICAS: "3"}}, "spec": {"replicas": 3}})
+        );
+    }
+
+    #[tokio::test]
+    async fn scale_retries_one_conflict_with_a_fresh_version() {
+        let (client, log) = fake_api::start(|req, i| match (req.method.as_str(), i) {
+            ("GET", 0) => (200, dep_obj("10", 0)),
+            ("PATCH", 1) => (409, fake_api::status(409, "Conflict", "the object has been modified")),
+            ("GET", 2) => (200, dep_obj("11", 0)),
+            ("PATCH", 3) => (200, dep_obj("12", 3)),
+            _ => (500, fake_api::status(500, "InternalError", "unexpected")),
+        })
+        .await;
+        let done = scale(&client, "ns", "web", 3, None, true).await.unwrap();
         assert_eq!(done, ScaleDone { from: 0, to: 3, changed: true, dry_run: true });
         let log = log.lock().unwrap();
         assert_eq!(log.len(), 4);
-        let put = &log[3];
-        assert!(put.uri.starts_with("/apis/apps/v1/namespaces/ns/deployments/web/scale?"), "{}", put.uri);
-        assert!(put.uri.contains("dryRun=All") && put.uri.contains("fieldManager=self-heal"), "{}", put.uri);
-        assert_eq!(put.body["metadata"]["resourceVersion"], "11");
-        assert_eq!(put.body["spec"]["replicas"], 3);
+        let patch = &log[3];
+        assert!(patch.uri.contains("dryRun=All") && patch.uri.contains("fieldManager=self-heal"), "{}", patch.uri);
+        assert_eq!(patch.body["metadata"]["resourceVersion"], "11");
+        assert_eq!(patch.body["spec"]["replicas"], 3);
     }
 
     #[tokio::test]
     async fn scale_leaves_a_concurrent_scale_up_alone() {
         let (client, log) = fake_api::start(|req, i| match (req.method.as_str(), i) {
-            ("GET", 0) => (200, scale_obj("10", 0)),
-            ("PUT", 1) => (409, fake_api::status(409, "Conflict", "modified")),
-            ("GET", 2) => (200, scale_obj("11", 5)),
+            ("PATCH", 0) => (409, fake_api::status(409, "Conflict", "modified")),
+            ("GET", 1) => (200, dep_obj("11", 5)),
             _ => (500, fake_api::status(500, "InternalError", "unexpected")),
         })
         .await;
-        let done = scale(&client, "ns", "web", 3, false).await.unwrap();
+        let known: Deployment = serde_json::from_value(dep_obj("10", 0)).unwrap();
+        let done = scale(&client, "ns", "web", 3, Some(&known), false).await.unwrap();
         assert_eq!(done, ScaleDone { from: 5, to: 5, changed: false, dry_run: false });
-        assert_eq!(log.lock().unwrap().len(), 3);
+        assert_eq!(log.lock().unwrap().len(), 2);
     }
 
     #[tokio::test]
@@ -459,9 +496,14 @@ mod tests {
         let (client, _) =
             fake_api::start(|_, _| (404, fake_api::status(404, "NotFound", "deployments.apps \"web\" not found")))
                 .await;
-        let err = scale(&client, "ns", "web", 1, false).await.unwrap_err();
+        let err = scale(&client, "ns", "web", 1, None, false).await.unwrap_err();
         assert_eq!(err.status_code(), Some(404));
-        assert_eq!(err.to_string(), "failed to read the scale of deployment ns/web");
+        assert_eq!(err.to_string(), "failed to read deployment ns/web");
+    }
+
+    #[test]
+    fn a_scale_to_zero_records_no_count() {
+        assert_eq!(scale_patch("7", 0), json!({"metadata": {"resourceVersion": "7"}, "spec": {"replicas": 0}}));
     }
 
     fn deployment(paused: bool) -> Value {
@@ -483,7 +525,7 @@ mod tests {
             }
         })
         .await;
-        let done = restart(&client, "ns", "web", false).await.unwrap();
+        let done = restart(&client, "ns", "web", Some(2), false).await.unwrap();
         assert_eq!(done.generation, Some(5));
         let log = log.lock().unwrap();
         let patch = &log[1];
@@ -491,14 +533,16 @@ mod tests {
         assert_eq!(patch.content_type, "application/strategic-merge-patch+json");
         assert!(patch.uri.starts_with("/apis/apps/v1/namespaces/ns/deployments/web?"), "{}", patch.uri);
         assert!(patch.uri.contains("fieldManager=self-heal") && !patch.uri.contains("dryRun"), "{}", patch.uri);
-        assert_eq!(patch.body, restart_patch(&done.restarted_at));
+        assert_eq!(patch.body, restart_patch(&done.restarted_at, Some(2)));
+        assert_eq!(patch.body["metadata"]["annotations"][LAST_REPLICAS], "2", "the count travels in the restart");
+        assert_eq!(log.len(), 2, "one read, one write");
         assert!(done.restarted_at.parse::<jiff::Timestamp>().is_ok());
     }
 
     #[tokio::test]
     async fn restart_refuses_a_paused_rollout() {
         let (client, log) = fake_api::start(|_, _| (200, deployment(true))).await;
-        let err = restart(&client, "ns", "web", false).await.unwrap_err();
+        let err = restart(&client, "ns", "web", None, false).await.unwrap_err();
         assert!(matches!(err, ActError::Paused { .. }), "{err:?}");
         assert_eq!(log.lock().unwrap().len(), 1, "no write after seeing spec.paused");
     }
@@ -517,7 +561,7 @@ mod tests {
             _ => (200, deployment(false)),
         })
         .await;
-        let done = rollback(&client, "ns", "web", true).await.unwrap();
+        let done = rollback(&client, "ns", "web", Some(4), true).await.unwrap();
         assert_eq!((done.replica_set.as_str(), done.to_revision, done.changed), ("web-2", 2, true));
         let log = log.lock().unwrap();
         let patch = log.iter().find(|r| r.method == "PATCH").unwrap();
@@ -528,22 +572,8 @@ mod tests {
         assert_eq!(patch.body[0]["value"]["spec"]["containers"][0]["image"], "v2");
         assert_eq!(patch.body[0]["value"]["metadata"]["labels"], json!({"app": "d"}));
         assert_eq!(patch.body[1]["path"], "/metadata/annotations");
-    }
-
-    #[tokio::test]
-    async fn remember_replicas_skips_when_equal() {
-        let (client, log) = fake_api::start(|_, _| {
-            let mut d = deployment(false);
-            d["metadata"]["annotations"] = json!({LAST_REPLICAS: "3"});
-            (200, d)
-        })
-        .await;
-        assert!(!remember_replicas(&client, "ns", "web", 3).await.unwrap().changed);
-        assert!(remember_replicas(&client, "ns", "web", 2).await.unwrap().changed);
-        let log = log.lock().unwrap();
-        assert_eq!(log.len(), 3);
-        assert_eq!(log[2].content_type, "application/merge-patch+json");
-        assert_eq!(log[2].body, json!({"metadata": {"annotations": {LAST_REPLICAS: "2"}}}));
+        assert_eq!(patch.body[1]["value"][LAST_REPLICAS], "4", "the count travels in the rollback");
+        assert_eq!(log.iter().filter(|r| r.method != "GET").count(), 1, "one write");
     }
 
     fn rs(name: &str, uid: &str, controller: bool, revision: &str, image: &str) -> ReplicaSet {
@@ -562,7 +592,7 @@ mod tests {
     #[test]
     fn restart_patch_is_kubectls() {
         assert_eq!(
-            serde_json::to_string(&restart_patch("2026-11-28T01:30:54Z")).unwrap(),
+            serde_json::to_string(&restart_patch("2026-11-28T01:30:54Z", None)).unwrap(),
             r#"{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"2026-11-28T01:30:54Z"}}}}}"#
         );
     }

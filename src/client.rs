@@ -1,11 +1,21 @@
 //! The kube client: kubectl's config lookup with errors that name every place tried, short
 //! timeouts, and [`classify`] to tell "cannot reach the API" (exit 5) from other failures.
+//!
+//! [`build`] assembles the HTTP stack itself instead of kube's default one: TCP_NODELAY on
+//! (kube 5.0 leaves it off, so the first request on each TLS connection waits for the server's
+//! delayed ACK), and HTTP/2 offered by ALPN, so that concurrent reads share one connection; a
+//! server that answers HTTP/1.1 gets a small pool of reused connections. No request is made to
+//! check reachability first: the first real read answers that ([`access_error`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use kube::client::{ClientBuilder, ConfigExt, RustlsTlsError};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use tower::ServiceBuilder;
 
 /// Connecting to the API server gives up after this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -16,6 +26,8 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// `timeoutSeconds` for every watch (`watcher::Config::default().timeout(WATCH_TIMEOUT_SECS)`,
 /// `WatchParams::default().timeout(WATCH_TIMEOUT_SECS)`): below [`READ_TIMEOUT`].
 pub const WATCH_TIMEOUT_SECS: u32 = 25;
+/// Idle HTTP/1.1 connections kept per server (an HTTP/2 server needs one connection).
+pub const MAX_IDLE_CONNECTIONS: usize = 4;
 
 /// How to reach the cluster (`--kubeconfig`, `--context`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -139,9 +151,61 @@ pub async fn connect(opts: &ClientOptions) -> Result<Client, ClientError> {
 pub async fn connect_described(opts: &ClientOptions) -> Result<(Client, String), ClientError> {
     let loaded = load(opts).await?;
     let target = loaded.describe();
-    let client = Client::try_from(loaded.config)
-        .map_err(|e| ClientError::Build { target: target.clone(), reason: e.to_string() })?;
+    let client =
+        build(&loaded.config).map_err(|e| ClientError::Build { target: target.clone(), reason: e.to_string() })?;
     Ok((client, target))
+}
+
+/// Builds a client for `config` without making a request: kube's layers (base URI,
+/// authentication including exec plugins and token refresh, extra headers, retry of 429/503/504)
+/// over a connector with TCP_NODELAY on and ALPN offering `h2` then `http/1.1`. A config with a
+/// proxy goes through kube's own builder, which knows the proxy protocols.
+///
+/// # Errors
+/// kube's error when the TLS material or the credentials cannot be loaded.
+pub fn build(config: &Config) -> Result<Client, kube::Error> {
+    if config.proxy_url.is_some() {
+        return Client::try_from(config.clone());
+    }
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Fails only when another thread installed it meanwhile, which is as good.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let tls = config.rustls_client_config()?;
+    let mut https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
+    if let Some(name) = &config.tls_server_name {
+        let name = name.clone().try_into().map_err(|e| kube::Error::RustlsTls(RustlsTlsError::InvalidServerName(e)))?;
+        https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
+    }
+    let https = https.enable_all_versions().wrap_connector(http);
+    let mut connector = hyper_timeout::TimeoutConnector::new(https);
+    connector.set_connect_timeout(config.connect_timeout);
+    connector.set_read_timeout(config.read_timeout);
+    connector.set_write_timeout(config.write_timeout);
+    connector.set_reset_reader_on_write(config.reset_reader_on_write);
+    let http_client: hyper_util::client::legacy::Client<_, kube::client::Body> =
+        hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(MAX_IDLE_CONNECTIONS)
+            .build(connector);
+    let retry =
+        config.default_retry.then(|| tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()));
+    let service = ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(retry)
+        .option_layer(config.auth_layer()?)
+        .layer(config.extra_headers_layer()?)
+        .map_err(tower::BoxError::from)
+        // What goes on the wire, when (`RUST_LOG=self_heal::client=debug`; scripts/bench.sh
+        // times the first write of a heal from it).
+        .map_request(|req: axum::http::Request<kube::client::Body>| {
+            tracing::debug!(method = %req.method(), uri = %req.uri(), "request");
+            req
+        })
+        .service(http_client);
+    Ok(ClientBuilder::new(service, config.default_namespace.clone()).build())
 }
 
 /// Loads the configuration as [`connect`] does, without building a client.
@@ -241,16 +305,12 @@ fn read_file(path: &Path) -> Result<Kubeconfig, ClientError> {
     })
 }
 
-/// Asks the API server for its version: proves it answers and that we may talk to it.
-///
-/// # Errors
-/// [`ClientError::Api`] with the [`ApiFailure`].
-pub async fn check_reachable(client: &Client, target: &str) -> Result<(), ClientError> {
-    client.apiserver_version().await.map(|_| ()).map_err(|e| ClientError::Api {
-        target: target.to_string(),
-        failure: classify(&e),
-        reason: short_reason(&e),
-    })
+/// The exit-5 error for the first read of a run, when it fails for lack of access
+/// (unreachable, 401, 403): names the server, the context and the kubeconfig, as a failed
+/// connection would. `None` for other failures (e.g. 404), which the caller reports itself.
+pub fn access_error(err: &kube::Error, target: &str) -> Option<ClientError> {
+    let failure = classify(err);
+    failure.is_access().then(|| ClientError::Api { target: target.to_string(), failure, reason: short_reason(err) })
 }
 
 /// What kind of API failure an error is.
@@ -339,6 +399,40 @@ mod tests {
         assert_eq!(classify(&api(500)), ApiFailure::Other);
         assert!(ApiFailure::Forbidden.is_access());
         assert!(!ApiFailure::NotFound.is_access());
+    }
+
+    #[test]
+    fn a_first_read_refused_for_access_is_the_exit_5_error() {
+        let target = "https://10.0.0.1:6443/ (context c, from kubeconfig /k)";
+        let denied = access_error(&api(403), target).unwrap();
+        assert!(matches!(denied, ClientError::Api { failure: ApiFailure::Forbidden, .. }));
+        assert!(denied.to_string().starts_with("failed to be authorized by the Kubernetes API at https://10.0.0.1:6443/ (context c, from kubeconfig /k): 403"), "{denied}");
+        assert!(access_error(&api(401), target).unwrap().to_string().starts_with("failed to authenticate to"));
+        assert!(access_error(&api(404), target).is_none(), "a missing object is not an access failure");
+    }
+
+    #[tokio::test]
+    async fn the_first_request_is_the_read_itself_no_preflight() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = sock.read(&mut buf).await.unwrap();
+            let body = r#"{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"x"}}"#;
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            sock.write_all(reply.as_bytes()).await.unwrap();
+            String::from_utf8_lossy(&buf[..n]).to_string()
+        });
+        let client = build(&Config::new(format!("http://{addr}").parse().unwrap())).unwrap();
+        let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+        api.get("x").await.unwrap();
+        let first = server.await.unwrap();
+        assert!(first.starts_with("GET /api/v1/namespaces/x "), "the first request is the read itself: {first}");
     }
 
     #[tokio::test]

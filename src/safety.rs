@@ -101,6 +101,8 @@ pub struct LockGuard {
     namespace: String,
     holder: String,
     lease: Lease,
+    /// Whether another healer held the lock, or won a race for it, before this one got it.
+    contended: bool,
 }
 
 impl std::fmt::Debug for LockGuard {
@@ -118,6 +120,12 @@ impl LockGuard {
     /// Our holder identity.
     pub fn holder(&self) -> &str {
         &self.holder
+    }
+
+    /// Whether the lock was taken only after waiting for, or losing a race to, another healer
+    /// (who may have acted meanwhile). `false`: taken at the first try.
+    pub fn contended(&self) -> bool {
+        self.contended
     }
 
     /// Releases the lock: clears holderIdentity, keeping the Lease (it carries the breaker).
@@ -211,9 +219,15 @@ pub async fn acquire(
         let (namespace, name) = (ns.to_string(), name.clone());
         move |source| LockError::Api { what, namespace, name, source }
     };
-    let guard =
-        |lease| LockGuard { client: client.clone(), namespace: ns.to_string(), holder: holder.to_string(), lease };
+    let guard = |lease, contended| LockGuard {
+        client: client.clone(),
+        namespace: ns.to_string(),
+        holder: holder.to_string(),
+        lease,
+        contended,
+    };
     let mut last_holder = String::new();
+    let mut contended = false;
     loop {
         if Instant::now() >= deadline {
             return Err(LockError::Busy { holder: last_holder });
@@ -234,8 +248,11 @@ pub async fn acquire(
             };
             take(&mut fresh, holder, deadline, now);
             match api.create(&post_params(false), &fresh).await {
-                Ok(created) => return Ok(guard(created)),
-                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                Ok(created) => return Ok(guard(created, contended)),
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    contended = true;
+                    continue;
+                }
                 Err(e) => return Err(err("create")(e)),
             }
         };
@@ -243,14 +260,18 @@ pub async fn acquire(
             None => {
                 take(&mut lease, holder, deadline, now);
                 match api.replace(&name, &post_params(false), &lease).await {
-                    Ok(taken) => return Ok(guard(taken)),
-                    Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                    Ok(taken) => return Ok(guard(taken, contended)),
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        contended = true;
+                        continue;
+                    }
                     Err(e) => return Err(err("take over")(e)),
                 }
             }
             Some(other) => {
                 tracing::info!(holder = %other, lease = %name, "another healer holds the lock; waiting");
                 last_holder = other;
+                contended = true;
                 let until = lease_expiry(&lease)
                     .map(|t| {
                         let secs = t.duration_since(jiff::Timestamp::now()).as_secs_f64().max(0.0);
@@ -384,6 +405,7 @@ mod tests {
         let spec = guard.lease().spec.clone().unwrap();
         assert_eq!(spec.holder_identity.as_deref(), Some("me"));
         assert!((29..=30).contains(&spec.lease_duration_seconds.unwrap()), "{spec:?}");
+        assert!(!guard.contended(), "taken at the first try");
         guard.release().await.unwrap();
         let log = log.lock().unwrap();
         let methods: Vec<&str> = log.iter().map(|r| r.method.as_str()).collect();
@@ -391,6 +413,23 @@ mod tests {
         assert!(log[1].uri.starts_with("/apis/coordination.k8s.io/v1/namespaces/ns/leases?"), "{}", log[1].uri);
         assert_eq!(log[3].body["spec"]["holderIdentity"], serde_json::Value::Null);
         assert_eq!(log[3].body["metadata"]["resourceVersion"], "7");
+    }
+
+    #[tokio::test]
+    async fn a_lock_won_after_losing_a_race_is_contended() {
+        use crate::act::fake_api;
+        let free = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "self-heal-web", "namespace": "ns", "resourceVersion": "8"}, "spec": {}});
+        let (client, _) = fake_api::start(move |req, i| match (req.method.as_str(), i) {
+            ("GET", 0) => (404, fake_api::status(404, "NotFound", "not found")),
+            ("POST", 1) => (409, fake_api::status(409, "AlreadyExists", "someone was faster")),
+            ("GET", 2) => (200, free.clone()),
+            ("PUT", 3) => (200, req.body.clone()),
+            _ => (500, fake_api::status(500, "InternalError", "unexpected")),
+        })
+        .await;
+        let guard = acquire(&client, "ns", "web", "me", Instant::now() + Duration::from_secs(30)).await.unwrap();
+        assert!(guard.contended(), "another healer may have acted in between");
     }
 
     #[tokio::test]

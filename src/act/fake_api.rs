@@ -62,7 +62,7 @@ pub(crate) async fn start_with(
     tokio::spawn(async move { axum::serve(listener, app).await });
     let mut config = kube::Config::new(format!("http://{addr}").parse().unwrap());
     config.default_retry = retries;
-    (kube::Client::try_from(config).unwrap(), log)
+    (crate::client::build(&config).unwrap(), log)
 }
 
 /// A list body (`items`, with a resourceVersion so watchers can start).

@@ -413,13 +413,23 @@ pub fn check_oom_killed(s: &Snapshot) -> Option<Finding> {
     )
 }
 
-/// What a CreateContainerConfigError message says is missing: (kind, name, key).
-pub fn parse_missing_config(msg: &str) -> Option<(ConfigKind, String, Option<String>)> {
+/// What a kubelet message says is missing: kind, name, and the key when one key is missing.
+pub type Missing = (ConfigKind, String, Option<String>);
+
+/// What a kubelet message says is missing: (kind, name, key). Reads a CreateContainerConfigError
+/// message (`secret "x" not found`, `configmap "x" not found`, `couldn't find key k in Secret
+/// ns/x`, each maybe after `Error: `) and a `FailedMount` event's (`MountVolume.SetUp failed for
+/// volume "v" : secret "x" not found`).
+pub fn parse_missing_config(msg: &str) -> Option<Missing> {
     let msg = msg.strip_prefix("Error: ").unwrap_or(msg);
+    let msg = match msg.strip_prefix("MountVolume.SetUp failed for volume ") {
+        Some(rest) => rest.split_once(" : ")?.1,
+        None => msg,
+    };
     for (prefix, kind) in [("configmap \"", ConfigKind::ConfigMap), ("secret \"", ConfigKind::Secret)] {
         if let Some(rest) = msg.strip_prefix(prefix) {
-            let name = rest.split('"').next()?;
-            return Some((kind, name.to_string(), None));
+            let (name, tail) = rest.split_once('"')?;
+            return (tail == " not found").then(|| (kind, name.to_string(), None));
         }
     }
     // couldn't find key <k> in ConfigMap <ns>/<n>
@@ -436,7 +446,9 @@ pub fn parse_missing_config(msg: &str) -> Option<(ConfigKind, String, Option<Str
 }
 
 /// CreateContainerConfigError, or pods stuck creating while a required ConfigMap/Secret is
-/// missing (a missing volume source fails the mount, not the config). Names what is missing.
+/// missing (a missing volume source fails the mount, not the config: the kubelet's
+/// `FailedMount` warning names it). Names what is missing from the kubelet's own words, so no
+/// ConfigMap or Secret is ever read.
 pub fn check_config_error(s: &Snapshot) -> Option<Finding> {
     let hits = containers_where(s, waiting_in(&["CreateContainerConfigError"]));
     let mut missing: Vec<Value> = Vec::new();
@@ -451,19 +463,30 @@ pub fn check_config_error(s: &Snapshot) -> Option<Finding> {
             push(kind, &name, key.as_deref());
         }
     }
-    let absent: Vec<_> = s.config_refs.iter().filter(|r| r.exists == Some(false) && !r.optional).collect();
     let creating: Vec<&str> = live_pods(s)
         .filter(|p| statuses(p).any(|cs| waiting(cs).is_some_and(|(r, _)| r == "ContainerCreating")))
         .map(pod_name)
         .collect();
-    if hits.is_empty() && (absent.is_empty() || creating.is_empty()) {
+    // (pod, what is missing) from the FailedMount warnings of pods stuck creating.
+    let absent: Vec<(&str, Missing)> = s
+        .warnings
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("FailedMount"))
+        .filter_map(|e| Some((creating.iter().find(|p| Some(**p) == e.involved_object.name.as_deref())?, e)))
+        .filter_map(|(pod, e)| Some((*pod, e.message.as_deref().and_then(parse_missing_config)?)))
+        .collect();
+    if hits.is_empty() && absent.is_empty() {
         return None;
     }
-    for r in &absent {
-        push(r.kind, &r.name, None);
+    for (_, (kind, name, key)) in &absent {
+        push(*kind, name, key.as_deref());
     }
     let mut pods: Vec<&str> = hits.iter().map(|h| h.0.as_str()).collect();
-    pods.extend(creating.iter().filter(|p| !pods.contains(p)).copied().collect::<Vec<_>>());
+    for (pod, _) in &absent {
+        if !pods.contains(pod) {
+            pods.push(pod);
+        }
+    }
     let what = match missing.first() {
         Some(m) => match m["key"].as_str() {
             Some(k) => format!(

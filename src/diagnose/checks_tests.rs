@@ -4,9 +4,9 @@ use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::json;
 
 use super::*;
+use crate::diagnose::ConfigKind;
 use crate::diagnose::fixtures::{self as fx, NAME, NS, RS, endpoints, event, pod, running, with};
 use crate::diagnose::logs::ContainerLog;
-use crate::diagnose::{ConfigKind, ConfigRef};
 use crate::events::FindingCode as C;
 
 fn codes(s: &Snapshot) -> Vec<C> {
@@ -204,31 +204,22 @@ fn config_error_names_the_missing_object() {
     let f = check_config_error(&with(fx::deployment(1, 0), vec![p])).unwrap();
     assert_eq!(f.evidence["missing"][0], json!({"kind":"Secret","name":"sandfly-creds","key":"api-key"}));
 
-    // A missing volume source leaves pods ContainerCreating: still named.
+    // A missing volume source leaves pods ContainerCreating: named from the kubelet's
+    // FailedMount warning (no Secret is read).
     let p = pod("aaaaa", "Pending", false, fx::waiting("ContainerCreating", "", 0, None));
+    let name = p.metadata.name.clone().unwrap();
     let mut s = with(fx::deployment(1, 0), vec![p]);
-    s.config_refs.push(ConfigRef {
-        kind: ConfigKind::Secret,
-        name: "tls".into(),
-        optional: false,
-        exists: Some(false),
-    });
-    s.config_refs.push(ConfigRef {
-        kind: ConfigKind::ConfigMap,
-        name: "opt".into(),
-        optional: true,
-        exists: Some(false),
-    });
+    let mount = |obj: &str, msg: &str| fx::event("Pod", obj, "Warning", "FailedMount", msg, "2026-11-28T10:00:00Z");
+    s.warnings.push(mount(&name, "MountVolume.SetUp failed for volume \"tls\" : secret \"tls\" not found"));
+    s.warnings.push(mount("someone-else", "MountVolume.SetUp failed for volume \"x\" : configmap \"x\" not found"));
     let f = check_config_error(&s).unwrap();
     assert_eq!(f.evidence["missing"], json!([{"kind":"Secret","name":"tls","key":null}]));
-    // Missing but nothing stuck: not applicable.
+    assert!(f.message.contains("Secret \"tls\" does not exist"), "{}", f.message);
+    assert_eq!(f.evidence["pod_names"], json!([name]));
+    // The same warning without a pod stuck creating: not applicable.
     let mut s = fx::healthy();
-    s.config_refs.push(ConfigRef {
-        kind: ConfigKind::Secret,
-        name: "tls".into(),
-        optional: false,
-        exists: Some(false),
-    });
+    let running = s.pods[0].metadata.name.clone().unwrap();
+    s.warnings.push(mount(&running, "MountVolume.SetUp failed for volume \"tls\" : secret \"tls\" not found"));
     assert!(check_config_error(&s).is_none());
 }
 
@@ -243,6 +234,11 @@ fn parses_every_kubelet_config_message() {
         parse_missing_config("couldn't find key k in ConfigMap ns/cm"),
         Some((ConfigKind::ConfigMap, "cm".into(), Some("k".into())))
     );
+    assert_eq!(
+        parse_missing_config("MountVolume.SetUp failed for volume \"v\" : configmap \"cm\" not found"),
+        Some((ConfigKind::ConfigMap, "cm".into(), None))
+    );
+    assert_eq!(parse_missing_config("secret \"x\" is forbidden"), None);
     assert_eq!(parse_missing_config("container has runAsNonRoot and image will run as root"), None);
 }
 

@@ -54,6 +54,6 @@ pub async fn start(routes: Vec<(&'static str, u16, Value)>) -> (kube::Client, Lo
         let _ = axum::serve(listener, app).await;
     });
     let url = format!("http://{addr}").parse().expect("url");
-    let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
+    let client = crate::client::build(&kube::Config::new(url)).expect("client");
     (client, log)
 }

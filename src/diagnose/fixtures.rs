@@ -163,7 +163,6 @@ pub fn with(dep: Value, pods: Vec<Pod>) -> Snapshot {
         hpas: Vec::new(),
         scaled_objects: Vec::new(),
         logs: Vec::new(),
-        config_refs: Vec::new(),
         candidates: Vec::new(),
     }
 }

@@ -1,5 +1,5 @@
 //! Diagnosis: [`gather`] reads everything about a [`Target`] into a [`Snapshot`] (concurrently,
-//! read-only, never Secret data); [`check_all`] turns the snapshot into findings, purely.
+//! read-only, never a Secret or ConfigMap); [`check_all`] turns the snapshot into findings, purely.
 
 mod checks;
 mod evidence;
@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Pod, PodSpec, Secret};
+use k8s_openapi::api::core::v1::{Endpoints, Event, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
@@ -63,14 +63,12 @@ pub struct Snapshot {
     pub scaled_objects: Vec<DynamicObject>,
     /// Error-looking log lines of failing containers.
     pub logs: Vec<logs::ContainerLog>,
-    /// ConfigMaps and Secrets the pod template references, and whether they exist.
-    pub config_refs: Vec<ConfigRef>,
     /// When no workload was resolved: the namespace's Deployments and StatefulSets, to spot a
     /// selector that does not match the workload it was meant for.
     pub candidates: Vec<Workload>,
 }
 
-/// ConfigMap or Secret.
+/// ConfigMap or Secret (what a CreateContainerConfigError names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ConfigKind {
     /// core/v1 ConfigMap.
@@ -87,19 +85,6 @@ impl ConfigKind {
             ConfigKind::Secret => "Secret",
         }
     }
-}
-
-/// A ConfigMap or Secret the pod template needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigRef {
-    /// Which kind.
-    pub kind: ConfigKind,
-    /// Its name.
-    pub name: String,
-    /// Whether every reference to it is `optional: true`.
-    pub optional: bool,
-    /// Whether it exists; `None` when not allowed to look.
-    pub exists: Option<bool>,
 }
 
 /// A snapshot and what the checks found in it.
@@ -170,33 +155,90 @@ fn tolerate<T>(r: Result<T, kube::Error>, codes: &[u16], fallback: T) -> Result<
 
 /// Reads everything the checks need. Optional reads that answer 404 count as "none".
 ///
+/// Each read starts as soon as what it depends on is known, not when a whole phase is done:
+/// the Service's pods, then their Events and logs; the workload, then its ReplicaSets (then
+/// their Events) and its own pods; everything that needs only the target at once.
+///
 /// # Errors
 /// [`DiagnoseError::Api`] when a read fails for another reason than absence.
 pub async fn gather(client: &kube::Client, target: &Target) -> Result<Snapshot, DiagnoseError> {
     let ns = target.namespace.as_str();
     let svc = target.service_name.as_str();
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let svc_selector = selector_string(&target.selector);
 
-    // Phase 1: what depends only on the target.
-    let workload_fut = async {
-        let Some(w) = &target.workload else { return Ok(None) };
-        let what = format!("read {w} in {ns}");
-        Ok(match w.kind {
-            WorkloadKind::Deployment => Api::<Deployment>::namespaced(client.clone(), ns)
-                .get_opt(&w.name)
-                .await
-                .map_err(api_err(what))?
-                .map(|d| Workload::Deployment(Box::new(d))),
-            WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), ns)
-                .get_opt(&w.name)
-                .await
-                .map_err(api_err(what))?
-                .map(|s| Workload::StatefulSet(Box::new(s))),
-        })
+    // The Service's pods, then at once their Events and the logs of failing containers.
+    let svc_branch = async {
+        let lp = ListParams::default().labels(&svc_selector);
+        let mut pods = list_paged(&pods_api, &lp).await.map_err(api_err(format!("list pods of service {ns}/{svc}")))?;
+        pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        let names: Vec<String> = pods.iter().take(MAX_EVENT_PODS).filter_map(|p| p.metadata.name.clone()).collect();
+        let events_fut = try_join_all(names.iter().map(|n| events_for(client, ns, n, None)));
+        let (events, logs) = futures::join!(events_fut, logs::gather_logs(&pods_api, &pods));
+        Ok::<_, DiagnoseError>((pods, events?.into_iter().flatten().collect::<Vec<Event>>(), logs))
     };
-    let svc_pods_fut = async {
-        let lp = ListParams::default().labels(&selector_string(&target.selector));
-        list_paged(&pods_api, &lp).await.map_err(api_err(format!("list pods of service {ns}/{svc}")))
+
+    // The workload, then its ReplicaSets (then their Events) and its own pods.
+    let workload_branch = async {
+        let workload = match &target.workload {
+            None => None,
+            Some(w) => {
+                let what = format!("read {w} in {ns}");
+                match w.kind {
+                    WorkloadKind::Deployment => Api::<Deployment>::namespaced(client.clone(), ns)
+                        .get_opt(&w.name)
+                        .await
+                        .map_err(api_err(what))?
+                        .map(|d| Workload::Deployment(Box::new(d))),
+                    WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), ns)
+                        .get_opt(&w.name)
+                        .await
+                        .map_err(api_err(what))?
+                        .map(|s| Workload::StatefulSet(Box::new(s))),
+                }
+            }
+        };
+        // The workload's selector goes into queries: only a well-formed one.
+        let wl_selector = workload
+            .as_ref()
+            .and_then(|w| w.selector())
+            .map(label_selector_string)
+            .filter(|s| !s.is_empty() && crate::cli::plan::validate_selector(s).is_ok());
+        let rs_fut = async {
+            let (Some(w @ Workload::Deployment(_)), Some(sel)) = (&workload, &wl_selector) else {
+                return Ok((Vec::new(), Vec::new()));
+            };
+            let lp = ListParams::default().labels(sel);
+            let items = list_paged(&Api::<ReplicaSet>::namespaced(client.clone(), ns), &lp)
+                .await
+                .map_err(api_err(format!("list replicasets of {}", w.reference())))?;
+            let owned: Vec<ReplicaSet> =
+                items.into_iter().filter(|rs| owned_by(rs.metadata.owner_references.as_deref(), w.name())).collect();
+            let mut newest: Vec<&ReplicaSet> = owned.iter().collect();
+            newest.sort_by_key(|rs| std::cmp::Reverse(workload::revision(&rs.metadata)));
+            let names: Vec<String> = newest.iter().take(2).filter_map(|rs| rs.metadata.name.clone()).collect();
+            let events = try_join_all(names.iter().map(|n| events_for(client, ns, n, None))).await?;
+            Ok::<_, DiagnoseError>((owned, events.into_iter().flatten().collect::<Vec<Event>>()))
+        };
+        let wl_pods_fut = async {
+            match &wl_selector {
+                Some(sel) if *sel != svc_selector => {
+                    let lp = ListParams::default().labels(sel);
+                    list_paged(&pods_api, &lp).await.map_err(api_err(format!("list pods of {ns} workload")))
+                }
+                _ => Ok(Vec::new()),
+            }
+        };
+        let ((replica_sets, rs_events), wl_pods) = futures::try_join!(rs_fut, wl_pods_fut)?;
+        Ok::<_, DiagnoseError>((workload, replica_sets, rs_events, wl_pods))
+    };
+
+    // What needs only the target.
+    let wl_events_fut = async {
+        match &target.workload {
+            Some(w) => events_for(client, ns, &w.name, Some(w.kind.as_kind())).await,
+            None => Ok(Vec::new()),
+        }
     };
     let endpoints_fut = async {
         Api::<Endpoints>::namespaced(client.clone(), ns)
@@ -226,79 +268,62 @@ pub async fn gather(client: &kube::Client, target: &Target) -> Result<Snapshot, 
         if target.workload.is_some() {
             return Ok(Vec::new());
         }
-        let deps = list_paged(&Api::<Deployment>::namespaced(client.clone(), ns), &ListParams::default())
-            .await
-            .map_err(api_err(format!("list deployments in {ns}")))?;
-        let sets = list_paged(&Api::<StatefulSet>::namespaced(client.clone(), ns), &ListParams::default())
-            .await
-            .map_err(api_err(format!("list statefulsets in {ns}")))?;
+        let deps_fut = async {
+            list_paged(&Api::<Deployment>::namespaced(client.clone(), ns), &ListParams::default())
+                .await
+                .map_err(api_err(format!("list deployments in {ns}")))
+        };
+        let sets_fut = async {
+            list_paged(&Api::<StatefulSet>::namespaced(client.clone(), ns), &ListParams::default())
+                .await
+                .map_err(api_err(format!("list statefulsets in {ns}")))
+        };
+        let (deps, sets) = futures::try_join!(deps_fut, sets_fut)?;
         let mut out: Vec<Workload> = deps.into_iter().map(|d| Workload::Deployment(Box::new(d))).collect();
         out.extend(sets.into_iter().map(|s| Workload::StatefulSet(Box::new(s))));
         Ok(out)
     };
-    let (workload, svc_pods, endpoints, endpoint_slices, hpas, scaled_objects, candidates) =
-        futures::try_join!(workload_fut, svc_pods_fut, endpoints_fut, slices_fut, hpas_fut, keda_fut, candidates_fut)?;
+    let (
+        (svc_pods, pod_events, mut logs),
+        (workload, replica_sets, rs_events, wl_pods),
+        workload_events,
+        endpoints,
+        endpoint_slices,
+        hpas,
+        scaled_objects,
+        candidates,
+    ) = futures::try_join!(
+        svc_branch,
+        workload_branch,
+        wl_events_fut,
+        endpoints_fut,
+        slices_fut,
+        hpas_fut,
+        keda_fut,
+        candidates_fut
+    )?;
 
-    // Phase 2: what depends on the workload.
-    // The workload's selector goes into queries: only a well-formed one.
-    let wl_selector = workload
-        .as_ref()
-        .and_then(|w| w.selector())
-        .map(label_selector_string)
-        .filter(|s| !s.is_empty() && crate::cli::plan::validate_selector(s).is_ok());
-    let rs_fut = async {
-        match (&workload, &wl_selector) {
-            (Some(w @ Workload::Deployment(_)), Some(sel)) => {
-                let lp = ListParams::default().labels(sel);
-                let items = list_paged(&Api::<ReplicaSet>::namespaced(client.clone(), ns), &lp)
-                    .await
-                    .map_err(api_err(format!("list replicasets of {}", w.reference())))?;
-                Ok(items.into_iter().filter(|rs| owned_by(rs.metadata.owner_references.as_deref(), w.name())).collect())
-            }
-            _ => Ok(Vec::new()),
-        }
-    };
-    let wl_pods_fut = async {
-        match &wl_selector {
-            Some(sel) if *sel != selector_string(&target.selector) => {
-                let lp = ListParams::default().labels(sel);
-                list_paged(&pods_api, &lp).await.map_err(api_err(format!("list pods of {ns} workload")))
-            }
-            _ => Ok(Vec::new()),
-        }
-    };
-    let wl_events_fut = async {
-        match &workload {
-            Some(w) => events_for(client, ns, w.name(), Some(w.kind().as_kind())).await,
-            None => Ok(Vec::new()),
-        }
-    };
-    let template_spec = workload.as_ref().and_then(|w| w.template()).and_then(|t| t.spec.clone());
-    let config_fut = async {
-        let spec = template_spec.or_else(|| svc_pods.first().and_then(|p| p.spec.clone()));
-        match spec {
-            Some(spec) => config_refs(client, ns, &spec).await,
-            None => Ok(Vec::new()),
-        }
-    };
-    let (replica_sets, wl_pods, workload_events, config_refs) =
-        futures::try_join!(rs_fut, wl_pods_fut, wl_events_fut, config_fut)?;
-
+    // The workload's pods outside the Service's selector (rare): their Events and logs last.
     let mut by_name: BTreeMap<String, Pod> = BTreeMap::new();
-    for p in svc_pods.into_iter().chain(wl_pods) {
+    for p in svc_pods.iter().cloned() {
+        by_name.insert(p.metadata.name.clone().unwrap_or_default(), p);
+    }
+    let extra: Vec<Pod> =
+        wl_pods.into_iter().filter(|p| !by_name.contains_key(p.metadata.name.as_deref().unwrap_or_default())).collect();
+    let mut all: Vec<Event> = pod_events;
+    if !extra.is_empty() {
+        let slots = MAX_EVENT_PODS.saturating_sub(svc_pods.len().min(MAX_EVENT_PODS));
+        let names: Vec<String> = extra.iter().take(slots).filter_map(|p| p.metadata.name.clone()).collect();
+        let events_fut = try_join_all(names.iter().map(|n| events_for(client, ns, n, None)));
+        let (events, extra_logs) = futures::join!(events_fut, logs::gather_logs(&pods_api, &extra));
+        all.extend(events?.into_iter().flatten());
+        logs.extend(extra_logs);
+    }
+    for p in extra {
         by_name.insert(p.metadata.name.clone().unwrap_or_default(), p);
     }
     let pods: Vec<Pod> = by_name.into_values().collect();
-
-    // Phase 3: what depends on the pods.
-    let mut rs_sorted: Vec<&ReplicaSet> = replica_sets.iter().collect();
-    rs_sorted.sort_by_key(|rs| std::cmp::Reverse(workload::revision(&rs.metadata)));
-    let mut names: Vec<String> = rs_sorted.iter().take(2).filter_map(|rs| rs.metadata.name.clone()).collect();
-    names.extend(pods.iter().take(MAX_EVENT_PODS).filter_map(|p| p.metadata.name.clone()));
-    let pod_events_fut = try_join_all(names.iter().map(|n| events_for(client, ns, n, None)));
-    let logs_fut = logs::gather_logs(&pods_api, &pods);
-    let (object_events, logs) = futures::join!(pod_events_fut, logs_fut);
-    let mut all: Vec<Event> = object_events?.into_iter().flatten().collect();
+    all.extend(rs_events);
     all.extend(workload_events.iter().cloned());
     let warnings = recent_warnings(all);
 
@@ -314,7 +339,6 @@ pub async fn gather(client: &kube::Client, target: &Target) -> Result<Snapshot, 
         hpas,
         scaled_objects,
         logs,
-        config_refs,
         candidates,
     })
 }
@@ -379,115 +403,10 @@ pub fn label_selector_string(sel: &LabelSelector) -> String {
     parts.join(",")
 }
 
-/// ConfigMaps and Secrets a pod spec references (env, envFrom, volumes), without existence.
-pub fn referenced_config(spec: &PodSpec) -> Vec<ConfigRef> {
-    let mut found: BTreeMap<(ConfigKind, String), bool> = BTreeMap::new();
-    let mut add = |kind, name: &str, optional: Option<bool>| {
-        let opt = optional.unwrap_or(false);
-        let e = found.entry((kind, name.to_string())).or_insert(true);
-        *e = *e && opt;
-    };
-    for c in spec.containers.iter().chain(spec.init_containers.iter().flatten()) {
-        for env in c.env.iter().flatten() {
-            let Some(from) = &env.value_from else { continue };
-            if let Some(r) = &from.config_map_key_ref {
-                add(ConfigKind::ConfigMap, &r.name, r.optional);
-            }
-            if let Some(r) = &from.secret_key_ref {
-                add(ConfigKind::Secret, &r.name, r.optional);
-            }
-        }
-        for from in c.env_from.iter().flatten() {
-            if let Some(r) = &from.config_map_ref {
-                add(ConfigKind::ConfigMap, &r.name, r.optional);
-            }
-            if let Some(r) = &from.secret_ref {
-                add(ConfigKind::Secret, &r.name, r.optional);
-            }
-        }
-    }
-    for v in spec.volumes.iter().flatten() {
-        if let Some(cm) = &v.config_map {
-            add(ConfigKind::ConfigMap, &cm.name, cm.optional);
-        }
-        if let Some(s) = &v.secret
-            && let Some(name) = &s.secret_name
-        {
-            add(ConfigKind::Secret, name, s.optional);
-        }
-        for src in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
-            if let Some(cm) = &src.config_map {
-                add(ConfigKind::ConfigMap, &cm.name, cm.optional);
-            }
-            if let Some(s) = &src.secret {
-                add(ConfigKind::Secret, &s.name, s.optional);
-            }
-        }
-    }
-    found
-        .into_iter()
-        .filter(|((_, name), _)| !name.is_empty())
-        .map(|((kind, name), optional)| ConfigRef { kind, name, optional, exists: None })
-        .collect()
-}
-
-/// [`referenced_config`] plus existence, read as metadata only (never Secret data).
-async fn config_refs(client: &kube::Client, ns: &str, spec: &PodSpec) -> Result<Vec<ConfigRef>, DiagnoseError> {
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let refs = referenced_config(spec);
-    try_join_all(refs.into_iter().map(|mut r| {
-        let (cms, secrets) = (&cms, &secrets);
-        async move {
-            // A name from the pod spec never reaches a request path unchecked.
-            if !crate::names::is_subdomain(&r.name) {
-                r.exists = None;
-                return Ok(r);
-            }
-            let res = match r.kind {
-                ConfigKind::ConfigMap => cms.get_metadata_opt(&r.name).await.map(|m| m.is_some()),
-                ConfigKind::Secret => secrets.get_metadata_opt(&r.name).await.map(|m| m.is_some()),
-            };
-            r.exists = match res {
-                Ok(b) => Some(b),
-                Err(e) if is_status(&e, &[403]) => None,
-                Err(e) => return Err(api_err(format!("read {} {ns}/{}", r.kind.as_str(), r.name))(e)),
-            };
-            Ok(r)
-        }
-    }))
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn config_refs_come_from_env_envfrom_and_volumes() {
-        let spec: PodSpec = serde_json::from_value(json!({"containers":[{"name":"server","image":"nginx",
-            "env":[{"name":"A","valueFrom":{"configMapKeyRef":{"name":"cfg","key":"a"}}},
-                   {"name":"B","valueFrom":{"secretKeyRef":{"name":"creds","key":"b","optional":true}}},
-                   {"name":"C","value":"plain"}],
-            "envFrom":[{"configMapRef":{"name":"cfg2"}}]}],
-            "volumes":[{"name":"v","secret":{"secretName":"tls"}},
-                       {"name":"p","projected":{"sources":[{"configMap":{"name":"proj"}}]}}]}))
-        .unwrap();
-        let refs = referenced_config(&spec);
-        let names: Vec<(&str, &str, bool)> =
-            refs.iter().map(|r| (r.kind.as_str(), r.name.as_str(), r.optional)).collect();
-        assert_eq!(
-            names,
-            vec![
-                ("ConfigMap", "cfg", false),
-                ("ConfigMap", "cfg2", false),
-                ("ConfigMap", "proj", false),
-                ("Secret", "creds", true),
-                ("Secret", "tls", false)
-            ]
-        );
-    }
 
     #[test]
     fn label_selector_renders_expressions() {
@@ -519,6 +438,12 @@ mod tests {
             ),
         );
         let pod_name = pod.metadata.name.clone().unwrap();
+        let config_pod = fx::pod(
+            "bbbbb",
+            "Pending",
+            false,
+            fx::waiting("CreateContainerConfigError", "secret \"creds\" not found", 0, None),
+        );
         let ev = |kind: &str, name: &str, type_: &str, reason: &str, msg: &str| {
             serde_json::to_value(fx::event(kind, name, type_, reason, msg, "2026-11-28T10:00:00Z")).unwrap()
         };
@@ -541,28 +466,25 @@ mod tests {
             "spec":{"selector":{"matchLabels":{"app":NAME}}}});
         let (client, log) = fake_api::start(vec![
             ("/deployments/sandfly-mcp-server", 200, dep),
-            ("/pods", 200, list("PodList", vec![serde_json::to_value(&pod).unwrap()])),
+            (
+                "/pods",
+                200,
+                list("PodList", vec![serde_json::to_value(&pod).unwrap(), serde_json::to_value(&config_pod).unwrap()]),
+            ),
             ("/endpoints/sandfly-mcp-server", 200, serde_json::to_value(fx::endpoints(&[], &["10.0.0.1"])).unwrap()),
             ("/endpointslices", 200, list("EndpointSliceList", vec![])),
             ("/horizontalpodautoscalers", 200, list("HorizontalPodAutoscalerList", vec![])),
             ("/replicasets", 200, list("ReplicaSetList", vec![rs])),
             ("/events", 200, events),
-            (
-                "/secrets/creds",
-                200,
-                json!({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"creds"}}),
-            ),
             ("/log", 200, json!("starting\nError: cannot connect to db\n")),
         ])
         .await;
         let target = fx::healthy().target;
         let d = diagnose(&client, &target).await.unwrap();
         let s = &d.snapshot;
-        assert_eq!(s.pods.len(), 1);
+        assert_eq!(s.pods.len(), 2);
         assert_eq!(s.replica_sets.len(), 1);
         assert!(s.scaled_objects.is_empty(), "no KEDA CRD (404) means none");
-        let refs: Vec<(&str, Option<bool>)> = s.config_refs.iter().map(|r| (r.name.as_str(), r.exists)).collect();
-        assert_eq!(refs, vec![("cfg", Some(false)), ("creds", Some(true))]);
         assert!(s.warnings.iter().all(|e| e.message.as_deref() != Some("not ours")));
         assert_eq!(s.warnings.len(), 1);
         assert_eq!(s.logs[0].lines, vec!["Error: cannot connect to db".to_string()]);
@@ -570,8 +492,12 @@ mod tests {
         let codes: Vec<FindingCode> = d.findings.iter().map(|f| f.code).collect();
         assert!(codes.contains(&FindingCode::CrashLoopBackOff) && codes.contains(&FindingCode::LogErrors), "{codes:?}");
         let seen = log.lock().unwrap().clone();
-        let secret = seen.iter().find(|r| r.contains("/secrets/creds")).unwrap();
-        assert!(secret.contains("as=PartialObjectMetadata"), "Secrets are read as metadata only: {secret}");
+        assert!(
+            seen.iter().all(|r| !r.contains("/secrets") && !r.contains("/configmaps")),
+            "no Secret or ConfigMap is read: {seen:?}"
+        );
+        let config = d.findings.iter().find(|f| f.code == FindingCode::CreateContainerConfigError).unwrap();
+        assert_eq!(config.evidence["missing"], json!([{"kind":"Secret","name":"creds","key":null}]));
         assert!(
             seen.iter().any(|r| r.contains("/events?") && r.contains("fieldSelector=involvedObject.name%3D")),
             "{seen:?}"

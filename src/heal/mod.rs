@@ -8,11 +8,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant as StdInstant;
 
-use kube::Client;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use kube::{Api, Client};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::act;
 use crate::cli::{Command, ProbeKind as CliProbe, RunPlan};
 use crate::client;
 use crate::decide::{self, Decision, Policy};
@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::events::{CheckKind, Event, Finding, FindingCode, Outcome, Phase, RunResult, Severity};
 use crate::exit;
 use crate::report::{Reporter, sink_for};
-use crate::resolve::{self, Overrides, ResolveError, Target, WorkloadKind};
+use crate::resolve::{self, Overrides, ResolveError, Target};
 use crate::safety::{self, LockError, LockGuard};
 use crate::verify::{self, ProbeKind, VerifyRequest};
 mod remediate;
@@ -188,13 +188,22 @@ impl Run {
         let loaded = client::load(&self.plan.kube).await?;
         let described = loaded.describe();
         let build = |e: kube::Error| client::ClientError::Build { target: described.clone(), reason: e.to_string() };
-        let probe_client = verify::probe_client(loaded.config.clone()).map_err(build)?;
-        let client = Client::try_from(loaded.config).map_err(build)?;
-        client::check_reachable(&client, &described).await?;
+        // Probes must see the service's own 503s: no retries (as verify::probe_client).
+        let mut probe_config = loaded.config.clone();
+        probe_config.default_retry = false;
+        let probe_client = client::build(&probe_config).map_err(build)?;
+        let client = client::build(&loaded.config).map_err(build)?;
 
+        // No reachability check first: the first read answers it, with the same exit-5 message.
         self.progress(Phase::Diagnose, format!("Resolving service {}/{}", self.ns(), self.plan.service));
         let overrides = Overrides { selector: self.plan.selector.clone(), port: self.plan.port };
-        let target = match resolve::resolve(&client, self.ns(), &self.plan.service, &overrides).await {
+        let resolved = resolve::resolve(&client, self.ns(), &self.plan.service, &overrides).await;
+        if let Err(e) = &resolved
+            && let Some(denied) = e.kube_error().and_then(|k| client::access_error(k, &described))
+        {
+            return Err(denied.into());
+        }
+        let target = match resolved {
             Ok(target) => target,
             Err(ResolveError::ServiceNotFound { .. }) => {
                 let (finding, decision) = decide::service_not_found(self.ns(), &self.plan.service);
@@ -346,34 +355,38 @@ impl Run {
                     return Err(Error::api(format!("{what} the heal lock"), &source));
                 }
             };
+            let contended = guard.contended();
             *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
 
-            // Look again: another healer may have acted while this one waited. Only a change
-            // (a new spec generation, or other findings) is worth a new decision.
-            let fresh = self.diagnose(client, target).await?;
-            if state_of(&fresh) != state_of(&diagnosis) {
-                self.progress(Phase::Diagnose, "The service changed while waiting for the lock; diagnosing again");
-                self.report_findings(&fresh.findings);
-                diagnosis = fresh;
-                decision = decide::decide(&diagnosis, &self.policy());
-                if decision == Decision::Healthy {
-                    if self.verify(probe_client, target, Patience::Quick).await {
-                        self.emit_plan(&decision);
-                        return Ok(Ending::new(
-                            Outcome::Healthy,
-                            exit::OK,
-                            format!("{} (fixed by another healer meanwhile)", decide::diagnosis_sentence(&diagnosis)),
-                        ));
+            // Taken at the first try: nobody else can have acted since the diagnosis, so act on
+            // it. Taken after another healer: it may have acted, and every action writes the
+            // workload, so a workload left untouched needs no second diagnosis either. Only a
+            // change (a new spec generation, or other findings) is worth a new decision.
+            if contended && self.workload_changed(client, &diagnosis).await? {
+                let fresh = self.diagnose(client, target).await?;
+                if state_of(&fresh) != state_of(&diagnosis) {
+                    self.progress(Phase::Diagnose, "The service changed while waiting for the lock; diagnosing again");
+                    self.report_findings(&fresh.findings);
+                    diagnosis = fresh;
+                    decision = decide::decide(&diagnosis, &self.policy());
+                    if decision == Decision::Healthy {
+                        if self.verify(probe_client, target, Patience::Quick).await {
+                            self.emit_plan(&decision);
+                            return Ok(Ending::new(
+                                Outcome::Healthy,
+                                exit::OK,
+                                format!(
+                                    "{} (fixed by another healer meanwhile)",
+                                    decide::diagnosis_sentence(&diagnosis)
+                                ),
+                            ));
+                        }
+                        decision = self.with_unreachable(&mut diagnosis);
                     }
-                    decision = self.with_unreachable(&mut diagnosis);
-                }
-            }
-            if let (Some(n), Some(w)) = (decide::replicas_to_record(&diagnosis.snapshot), target.workload.as_ref())
-                && w.kind == WorkloadKind::Deployment
-            {
-                // Remembered so that a later scale to 0 can be undone exactly.
-                if let Err(e) = act::remember_replicas(client, self.ns(), &w.name, n).await {
-                    tracing::warn!("failed to remember {n} replicas: {e}");
+                } else {
+                    // Same state: keep the findings already reported, with the fresh objects
+                    // (e.g. the workload's resourceVersion for the write's precondition).
+                    diagnosis.snapshot = fresh.snapshot;
                 }
             }
         }
@@ -399,6 +412,27 @@ impl Run {
             }
         };
         Ok(ending)
+    }
+
+    /// Whether the workload differs from what `diagnosis` read (one GET; any write, status
+    /// included, changes its resourceVersion). No workload read then: look again in full.
+    async fn workload_changed(&self, client: &Client, diagnosis: &Diagnosis) -> Result<bool, Error> {
+        let Some(known) = diagnosis.snapshot.workload.as_ref() else { return Ok(true) };
+        let name = known.name();
+        let what = || format!("read {} in {}", known.reference(), self.ns());
+        let now = match known {
+            diagnose::Workload::Deployment(_) => Api::<Deployment>::namespaced(client.clone(), self.ns())
+                .get_opt(name)
+                .await
+                .map_err(|e| Error::api(what(), &e))?
+                .map(|d| d.metadata.resource_version),
+            diagnose::Workload::StatefulSet(_) => Api::<StatefulSet>::namespaced(client.clone(), self.ns())
+                .get_opt(name)
+                .await
+                .map_err(|e| Error::api(what(), &e))?
+                .map(|s| s.metadata.resource_version),
+        };
+        Ok(now.flatten().is_none_or(|rv| Some(rv) != known.metadata().resource_version))
     }
 
     /// Why the breaker refuses another remediation, if it does (state in the held Lease).

@@ -58,19 +58,27 @@ impl Run {
         });
         self.note(|p| p.fix_attempted = Some(started_msg.clone()));
 
+        // The Deployment as diagnosed: its resourceVersion is the scale's precondition, so the
+        // write needs no read first. A restart or rollback carries the replica count to
+        // remember in its own request (nothing else is written to the workload).
+        let known = match diagnosis.snapshot.workload.as_ref() {
+            Some(diagnose::Workload::Deployment(d)) if d.metadata.name.as_deref() == Some(name) => Some(&**d),
+            _ => None,
+        };
+        let remember = decide::replicas_to_record(&diagnosis.snapshot);
         let done: Result<(String, Value), ActError> = match decision {
             Decision::Scale { to, source } => {
-                act::scale(client, self.ns(), name, *to, self.plan.dry_run).await.map(|d| {
+                act::scale(client, self.ns(), name, *to, known, self.plan.dry_run).await.map(|d| {
                     (
                         format!("Scaled deployment/{name} from {} to {} replicas", d.from, d.to),
                         json!({"from": d.from, "to": d.to, "changed": d.changed, "source": source}),
                     )
                 })
             }
-            Decision::Restart { .. } => act::restart(client, self.ns(), name, self.plan.dry_run)
+            Decision::Restart { .. } => act::restart(client, self.ns(), name, remember, self.plan.dry_run)
                 .await
                 .map(|d| (format!("Restarted deployment/{name}"), json!({"restartedAt": d.restarted_at}))),
-            _ => act::rollback(client, self.ns(), name, self.plan.dry_run).await.map(|d| {
+            _ => act::rollback(client, self.ns(), name, remember, self.plan.dry_run).await.map(|d| {
                 (
                     format!("Rolled back deployment/{name} to revision {} ({})", d.to_revision, d.replica_set),
                     json!({"replica_set": d.replica_set, "revision": d.to_revision, "changed": d.changed}),

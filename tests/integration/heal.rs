@@ -205,8 +205,58 @@ fn scaled_to_zero_from_three_is_healed_back_to_three() {
     let plan = &run.events("plan")[0];
     assert_eq!(plan["action"], "scale");
     assert_eq!(deployment(&sim)["spec"]["replicas"], 3, "back to the remembered 3, not 1");
+    assert_eq!(
+        deployment(&sim)["metadata"]["annotations"]["self-heal.dev/last-replicas"],
+        "3",
+        "the count is remembered in the scale's own request"
+    );
     assert!(run.events("check").iter().any(|c| c["ok"] == true && c["check"] == "http"), "{}", run.dump());
     assert_answers(&sim);
+}
+
+/// (method, path) of every request self-heal sent, in order, from its debug log.
+fn requests(run: &Run) -> Vec<(String, String)> {
+    run.stderr
+        .lines()
+        .filter_map(|l| {
+            let rest = l.split("request method=").nth(1)?;
+            let (method, uri) = rest.split_once(" uri=")?;
+            let path = uri.split("://").nth(1).map_or(uri, |u| &u[u.find('/').unwrap_or(u.len())..]);
+            Some((method.to_string(), path.split('?').next().unwrap_or(path).to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_free_lock_is_followed_by_the_fix_without_reading_again() {
+    let sim = demo_at(2);
+    kubectl(&sim, &["scale", DEPLOY, "--replicas=0"]);
+    let url = mcp_url(&sim);
+    eventually("the service to refuse", Duration::from_secs(10), || refused(&url).then_some(()));
+
+    let out = sim
+        .self_heal()
+        .env("RUST_LOG", "self_heal::client=debug")
+        .args(["--output", "ndjson", "heal", SVC, "connect ECONNREFUSED", &url])
+        .output()
+        .unwrap();
+    let run = finish(out);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    let sent = requests(&run);
+    assert!(!sent.is_empty(), "the debug log names every request: {}", run.stderr);
+    assert!(sent.iter().all(|(_, p)| p != "/version"), "no pre-flight request: {sent:?}");
+    assert!(
+        sent.iter().all(|(_, p)| !p.contains("/secrets") && !p.contains("/configmaps")),
+        "no Secret or ConfigMap is read: {sent:?}"
+    );
+    let first_write = sent.iter().position(|(m, _)| m != "GET").unwrap();
+    assert!(sent[first_write].1.contains("/leases"), "the Lease is the first write: {sent:?}");
+    assert_eq!(
+        sent[first_write + 1],
+        ("PATCH".to_string(), format!("/apis/apps/v1/namespaces/{NS}/deployments/{SVC}")),
+        "the scale follows the Lease at once (no second diagnosis, no read first): {sent:?}"
+    );
+    assert_eq!(deployment(&sim)["spec"]["replicas"], 2);
 }
 
 #[test]
@@ -215,12 +265,14 @@ fn deleted_pods_are_waited_for_not_restarted() {
     kubectl(&sim, &["set", "env", DEPLOY, "SIM_READY_DELAY=1500ms"]);
     rollout_done(&sim);
     let before = deployment(&sim)["metadata"]["generation"].clone();
+    let annotations = deployment(&sim)["metadata"]["annotations"].clone();
     kubectl(&sim, &["delete", "pods", "-l", "app=sandfly-mcp-server", "--wait=false"]);
 
     let run = heal(&sim, &["heal", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]);
     assert_eq!(run.code, 0, "{}", run.dump());
     assert!(run.events("action").iter().all(|a| a["action"] == "wait"), "no write for deleted pods: {}", run.dump());
     assert_eq!(deployment(&sim)["metadata"]["generation"], before, "the Deployment was not touched");
+    assert_eq!(deployment(&sim)["metadata"]["annotations"], annotations, "nothing written for a wait");
     assert_answers(&sim);
 }
 
@@ -237,6 +289,11 @@ fn crash_loop_that_clears_after_a_restart_is_restarted() {
     assert_eq!(run.events("plan")[0]["action"], "restart");
     let template = &deployment(&sim)["spec"]["template"]["metadata"]["annotations"];
     assert!(template["kubectl.kubernetes.io/restartedAt"].is_string(), "kubectl's restart annotation");
+    assert_eq!(
+        deployment(&sim)["metadata"]["annotations"]["self-heal.dev/last-replicas"],
+        "2",
+        "in the restart's patch"
+    );
     assert!(!run.events("rollout").is_empty(), "progress while waiting: {}", run.dump());
     assert_answers(&sim);
 }
