@@ -36,7 +36,8 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
-    /// Whether self-heal should be asked to fix the service.
+    /// Whether self-heal should be asked to fix the service (a timeout is: a hung server is an
+    /// outage, though the call may have reached the tool).
     pub fn healable(self) -> bool {
         matches!(
             self,
@@ -45,6 +46,7 @@ impl FailureKind {
                 | FailureKind::ConnectTimeout
                 | FailureKind::Connect
                 | FailureKind::Reset
+                | FailureKind::Timeout
                 | FailureKind::Status(502..=504)
         )
     }
@@ -417,7 +419,7 @@ mod tests {
         assert!(FailureKind::Status(503).healable() && !FailureKind::Status(503).unreached());
         assert!(!FailureKind::Status(500).healable());
         assert!(!FailureKind::Status(404).healable());
-        assert!(!FailureKind::Timeout.healable() && !FailureKind::Timeout.unreached());
+        assert!(FailureKind::Timeout.healable() && !FailureKind::Timeout.unreached());
     }
 
     #[tokio::test]

@@ -96,16 +96,27 @@ pub async fn run(
         let _ = graceful.wait_for(|s| *s).await;
         tracing::info!("shutting down: no new connections, draining open streams");
     });
+    let mut server = std::pin::pin!(server.into_future());
     let mut stopped = stop_rx;
-    let bounded = async move {
-        let _ = stopped.wait_for(|s| *s).await;
-        tokio::time::sleep(drain).await;
-    };
-    let result = tokio::select! {
-        r = server => r.map_err(RunError::Serve),
-        _ = bounded => {
-            tracing::warn!(drain = %humantime::format_duration(drain), "open streams did not finish within the drain timeout");
-            Ok(())
+    tokio::select! {
+        r = &mut server => {
+            state.supervisor.runner().kill_all();
+            return r.map_err(RunError::Serve);
+        }
+        _ = stopped.wait_for(|s| *s) => {}
+    }
+    // Open streams may finish within the drain timeout; then the workers' groups are killed,
+    // which ends their heals (healing_failed, processing_complete) so the streams still close
+    // properly, given a short grace.
+    let result = match tokio::time::timeout(drain, &mut server).await {
+        Ok(r) => r.map_err(RunError::Serve),
+        Err(_) => {
+            tracing::warn!(drain = %humantime::format_duration(drain), "open streams did not finish within the drain timeout: killing workers");
+            state.supervisor.runner().kill_all();
+            match tokio::time::timeout(std::time::Duration::from_secs(5), &mut server).await {
+                Ok(r) => r.map_err(RunError::Serve),
+                Err(_) => Ok(()),
+            }
         }
     };
     state.supervisor.runner().kill_all();
@@ -115,7 +126,13 @@ pub async fn run(
 /// Logging on stderr: JSON lines when `LOG_FORMAT=json`, else text; `RUST_LOG` filters.
 pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"));
+    // rmcp logs transport failures itself; the orchestrator classifies and reports them once.
+    let given = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter =
+        EnvFilter::try_new(if given.is_empty() { "info" } else { &given }).unwrap_or_else(|_| EnvFilter::new("info"));
+    if !given.contains("rmcp") {
+        filter = filter.add_directive("rmcp=off".parse().expect("a valid directive"));
+    }
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let b = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
     if json {
