@@ -100,11 +100,14 @@ async fn open_streams(orch: &Orch, n: usize) -> Vec<tokio::task::JoinHandle<Vec<
     handles
 }
 
-fn scale_ups(sim: &crate::util::Sim) -> usize {
+/// How many times the deployment controller scaled a ReplicaSet up from 0 (repeated Events are
+/// aggregated into one object with a `count`, as on a real cluster).
+fn scale_ups(sim: &crate::util::Sim) -> u64 {
     events_with(sim, "Scaled up replica set")
         .iter()
         .filter(|e| e["message"].as_str().unwrap().contains("from 0 to"))
-        .count()
+        .map(|e| e["count"].as_u64().unwrap_or(1))
+        .sum()
 }
 
 #[test]
