@@ -379,7 +379,15 @@ pub fn classify(context: &str, e: &(dyn std::error::Error + 'static)) -> CallErr
         };
     }
     let kind = kind.unwrap_or(if connect { FailureKind::Connect } else { FailureKind::Other });
-    CallError { kind, message: format!("{context}: {}", tidy(&text.join(": "))) }
+    // The caller reads the short form; the chain only where the kind says too little.
+    let message = match kind {
+        FailureKind::Refused => format!("{context}: connection refused (ECONNREFUSED)"),
+        FailureKind::Dns => format!("{context}: DNS lookup failed (ENOTFOUND)"),
+        FailureKind::ConnectTimeout => format!("{context}: connect timed out (ETIMEDOUT)"),
+        FailureKind::Status(s) => format!("{context}: HTTP {s}"),
+        _ => format!("{context}: {}", tidy(&text.join(": "))),
+    };
+    CallError { kind, message }
 }
 
 /// rmcp's errors name their transport's full generic type in brackets; drop it.

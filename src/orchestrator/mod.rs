@@ -134,7 +134,9 @@ pub fn init_logging() {
         filter = filter.add_directive("rmcp=off".parse().expect("a valid directive"));
     }
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let b = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let b = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(ansi).with_env_filter(filter);
     if json {
         b.json().init();
     } else {

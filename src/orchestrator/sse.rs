@@ -20,7 +20,36 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// One frame.
 pub fn frame(id: u64, data: &Value) -> Event {
-    Event::default().id(id.to_string()).data(data.to_string())
+    Event::default().id(id.to_string()).data(type_first(data))
+}
+
+/// Compact JSON with the `type` field first, as readers of the raw stream expect it.
+pub fn type_first(v: &Value) -> String {
+    let Value::Object(m) = v else { return v.to_string() };
+    let Some(t) = m.get("type") else { return v.to_string() };
+    let mut out = format!("{{\"type\":{t}");
+    for (k, val) in m.iter().filter(|(k, _)| k.as_str() != "type") {
+        out.push(',');
+        out.push_str(&Value::String(k.clone()).to_string());
+        out.push(':');
+        out.push_str(&val.to_string());
+    }
+    out.push('}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_comes_first_and_the_json_is_unchanged() {
+        let v = serde_json::json!({"a": 1, "type": "x", "z": {"q": "a\"b"}});
+        let s = type_first(&v);
+        assert!(s.starts_with(r#"{"type":"x","#), "{s}");
+        assert_eq!(serde_json::from_str::<Value>(&s).unwrap(), v);
+        assert!(!s.contains('\n'));
+    }
 }
 
 /// An SSE response over `stream` with the keep-alive and no-buffering header.
