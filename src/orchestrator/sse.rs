@@ -38,20 +38,6 @@ pub fn type_first(v: &Value) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn type_comes_first_and_the_json_is_unchanged() {
-        let v = serde_json::json!({"a": 1, "type": "x", "z": {"q": "a\"b"}});
-        let s = type_first(&v);
-        assert!(s.starts_with(r#"{"type":"x","#), "{s}");
-        assert_eq!(serde_json::from_str::<Value>(&s).unwrap(), v);
-        assert!(!s.contains('\n'));
-    }
-}
-
 /// An SSE response over `stream` with the keep-alive and no-buffering header.
 pub fn respond<S>(stream: S) -> Response
 where
@@ -97,4 +83,18 @@ pub fn task_stream(
         let ev = frame(st.n, &v);
         Some((Ok(ev), st))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_comes_first_and_the_json_is_unchanged() {
+        let v = serde_json::json!({"a": 1, "type": "x", "z": {"q": "a\"b"}});
+        let s = type_first(&v);
+        assert!(s.starts_with(r#"{"type":"x","#), "{s}");
+        assert_eq!(serde_json::from_str::<Value>(&s).unwrap(), v);
+        assert!(!s.contains('\n'));
+    }
 }
