@@ -218,3 +218,28 @@ fn non_idempotent_tool_after_a_timeout_is_healed_but_not_repeated() {
     let m = block_on(get_text(&orch, "/metrics"));
     assert_eq!(metric(&m, r#"orchestrator_retries_total{server="sandfly",outcome="skipped"}"#), Some(1.0), "{m}");
 }
+
+#[test]
+fn legacy_transport_is_healed_and_retried_too() {
+    let sim = demo_ready();
+    scale_to_zero(&sim);
+    let url = sim.service_url(NS, SVC);
+    let config = format!(
+        "servers:\n  - name: old\n    url: {url}/\n    transport: legacy\n    service: {SVC}\n    namespace: {NS}\n    timeout: 20s\n"
+    );
+    let orch = Orch::start(Some(&sim), &config, &[]);
+    let body = json!({"server": "old", "tool": "sandfly_list_hosts", "arguments": {"summary": true}});
+    let frames = block_on(stream(&orch, body, None));
+    assert_eq!(
+        shape(&frames),
+        ["processing_start", "healing_start", "healing_progress", "healing_complete", "processing_complete"],
+        "{frames:#?}"
+    );
+    let result = relayed_result(&frames);
+    assert_eq!(result["outcome"], "healed");
+    let worker_started = &frames.iter().find(|f| f["type"] == "healing_progress").unwrap()["event"];
+    assert_eq!(worker_started["event"], "started");
+    let done = frames.last().unwrap();
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(done["result"].to_string().contains("hosts"), "the legacy answer's result: {done}");
+}
