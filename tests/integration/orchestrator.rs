@@ -243,3 +243,66 @@ fn legacy_transport_is_healed_and_retried_too() {
     assert_eq!(done["status"], "completed", "{done}");
     assert!(done["result"].to_string().contains("hosts"), "the legacy answer's result: {done}");
 }
+
+#[test]
+fn api_events_streams_every_heal_as_it_happens() {
+    use futures::StreamExt;
+    let sim = demo_ready();
+    scale_to_zero(&sim);
+    let orch = Orch::start(Some(&sim), &sim_config(&sim, ""), &[]);
+    let (events, frames) = block_on(async {
+        // Subscribed once the headers arrive.
+        let resp = client().get(format!("{}/api/events", orch.url)).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        let frames = stream(&orch, seed_query(), None).await;
+        let mut body = resp.bytes_stream();
+        let mut text = String::new();
+        while !text.contains("\"heal_finished\"") {
+            let chunk =
+                tokio::time::timeout(Duration::from_secs(30), body.next()).await.expect("events").unwrap().unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        let end = text.rfind("\n\n").unwrap();
+        (parse_sse(&text[..end + 2]), frames)
+    });
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"heal_started"), "{events:#?}");
+    assert_eq!(types.last(), Some(&"heal_finished"), "{events:#?}");
+    let relayed = frames.iter().filter(|f| f["type"] == "healing_progress").count();
+    assert_eq!(types.iter().filter(|t| **t == "heal_event").count(), relayed, "every worker line once");
+    let started = &events[0]["heal"];
+    assert_eq!(started["status"], "running");
+    assert_eq!(started["service"], SVC);
+    let id = started["id"].as_str().unwrap();
+    for e in events.iter().filter(|e| e["type"] == "heal_event") {
+        assert_eq!(e["id"], id);
+        assert!(e["event"]["ts"].is_string() && e["event"]["line"]["run"].is_string(), "{e}");
+    }
+    let finished = &events.last().unwrap()["heal"];
+    assert_eq!(finished["id"], id);
+    assert_eq!(finished["status"], "done");
+    assert_eq!(finished["outcome"], "healed");
+    assert!(finished["message"].as_str().unwrap().starts_with("Service restored"), "{finished}");
+    for key in [
+        "id",
+        "run",
+        "service",
+        "namespace",
+        "issue",
+        "started",
+        "finished",
+        "duration_ms",
+        "status",
+        "outcome",
+        "findings",
+        "action",
+        "exit_code",
+        "message",
+        "recommendation",
+        "requests",
+    ] {
+        assert!(finished.get(key).is_some(), "summary has {key}: {finished}");
+    }
+    assert_eq!(finished.as_object().unwrap().len(), 16, "exactly the contract's keys: {finished}");
+}
