@@ -286,9 +286,14 @@ impl History {
         Page { heals, next }
     }
 
-    /// One heal with its events.
+    /// One heal with its events, by heal id (or by the worker's run id, as DESIGN §2.4 names
+    /// it).
     pub fn get(&self, id: &str) -> Option<HealRecord> {
-        self.lock().iter().find(|r| r.summary.id == id).cloned()
+        let recs = self.lock();
+        recs.iter()
+            .find(|r| r.summary.id == id)
+            .or_else(|| recs.iter().find(|r| r.summary.run.as_deref() == Some(id)))
+            .cloned()
     }
 }
 
@@ -311,6 +316,7 @@ mod tests {
         );
         let got = h.get(&a).unwrap();
         assert_eq!(got.summary.run.as_deref(), Some("r1"));
+        assert_eq!(h.get("r1").unwrap().summary.id, a, "also found by run id");
         assert_eq!(got.summary.findings, vec!["ScaledToZero"]);
         assert_eq!(got.summary.action.as_deref(), Some("scale"));
         assert_eq!(got.summary.requests, 2);
