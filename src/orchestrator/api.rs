@@ -244,6 +244,110 @@ async fn tasks(State(state): State<AppState>, body: Result<Bytes, BytesRejection
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::orchestrator::config::{self, Args};
+    use crate::orchestrator::mcp::{CallError, FailureKind, McpClient, ToolAnswer};
+    use crate::orchestrator::supervisor::{HealRequest, WorkerExit, WorkerRunner};
+    use crate::orchestrator::{AppState, config::Server};
+    use futures::future::BoxFuture;
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    /// Fails each call with the next queued error, then answers.
+    struct FakeMcp(Mutex<Vec<FailureKind>>);
+
+    impl McpClient for FakeMcp {
+        fn call<'a>(
+            &'a self,
+            _: &'a Server,
+            tool: &'a str,
+            _: &'a Value,
+        ) -> BoxFuture<'a, Result<ToolAnswer, CallError>> {
+            let next = self.0.lock().unwrap().pop();
+            Box::pin(async move {
+                match next {
+                    Some(kind) => Err(CallError { kind, message: format!("fake {kind:?}") }),
+                    None => Ok(ToolAnswer { result: json!({"answer": tool}), tool_error: false }),
+                }
+            })
+        }
+        fn ready<'a>(&'a self, _: &'a Server, _: Instant) -> BoxFuture<'a, Result<(), CallError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    struct HealedRunner;
+
+    impl WorkerRunner for HealedRunner {
+        fn run(
+            &self,
+            _: HealRequest,
+            tx: tokio::sync::mpsc::UnboundedSender<String>,
+        ) -> BoxFuture<'static, WorkerExit> {
+            let line = r#"{"v":1,"seq":1,"ts":"2026-01-01T00:00:00.000Z","run":"r","service":"svc","namespace":"ns","event":"result","success":true,"outcome":"healed","diagnosis":"d","fix_applied":"scaled svc from 0 to 2 replicas","fix_attempted":null,"recommendation":null,"findings":["ScaledToZero"],"duration_ms":1,"exit_code":0,"timestamp":"2026-01-01T00:00:00Z"}"#;
+            let _ = tx.send(line.to_string());
+            Box::pin(async { WorkerExit { code: Some(0), ..Default::default() } })
+        }
+        fn kill_all(&self) {}
+        fn ready(&self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    async fn serve(failures: Vec<FailureKind>) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(
+            &path,
+            "servers:\n  - name: s\n    url: http://svc.ns.svc:3000/mcp\n    idempotent_tools: [safe]\n",
+        )
+        .unwrap();
+        let args = Args { config: Some(path), listen: None };
+        let cfg = config::load(&args, &|_| None, std::path::Path::new("/x")).unwrap();
+        let state = AppState::new(cfg, Arc::new(FakeMcp(Mutex::new(failures))), Arc::new(HealedRunner));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app(state)).await });
+        format!("http://{addr}")
+    }
+
+    async fn types(url: &str, tool: &str) -> Vec<Value> {
+        let text = reqwest::Client::new()
+            .post(format!("{url}/api/tasks"))
+            .json(&json!({"server": "s", "tool": tool}))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).collect()
+    }
+
+    #[tokio::test]
+    async fn refused_then_healed_is_retried_and_a_timeout_is_retried_only_when_idempotent() {
+        let url = serve(vec![FailureKind::Refused]).await;
+        let f = types(&url, "list").await;
+        let t: Vec<_> = f.iter().map(|v| v["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            t,
+            ["processing_start", "healing_start", "healing_progress", "healing_complete", "processing_complete"]
+        );
+        assert_eq!(f[3]["message"], "Service restored: scaled svc from 0 to 2 replicas");
+        assert_eq!(f[4]["result"]["answer"], "list");
+
+        let url = serve(vec![FailureKind::Timeout]).await;
+        let f = types(&url, "write").await;
+        assert_eq!(f.last().unwrap()["status"], "failed");
+        assert_eq!(f.last().unwrap()["result"]["retried"], false);
+
+        let url = serve(vec![FailureKind::Timeout]).await;
+        let f = types(&url, "safe").await;
+        assert_eq!(f.last().unwrap()["status"], "completed", "idempotent: retried");
+
+        let url = serve(vec![FailureKind::Status(500)]).await;
+        let f = types(&url, "x").await;
+        assert_eq!(f.len(), 2, "a 500 is not healed: {f:?}");
+    }
 
     #[test]
     fn constant_time_compare() {
