@@ -454,6 +454,68 @@ mod tests {
         assert!(!err.message.contains("rmcp::"), "{}", err.message);
     }
 
+    /// A minimal MCP server that can forget its sessions (answers 404 for them, as a restarted
+    /// server does) and counts initializations.
+    #[derive(Clone, Default)]
+    struct Forgetful {
+        inits: Arc<std::sync::atomic::AtomicUsize>,
+        known: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    }
+
+    async fn forgetful(
+        axum::extract::State(f): axum::extract::State<Forgetful>,
+        headers: axum::http::HeaderMap,
+        body: String,
+    ) -> axum::response::Response {
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+        let msg: Value = serde_json::from_str(&body).unwrap();
+        let session = headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+        if msg["method"] == "initialize" {
+            let n = f.inits.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let sid = format!("s-{n}");
+            f.known.lock().unwrap().insert(sid.clone());
+            let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"protocolVersion": msg["params"]["protocolVersion"],
+                "capabilities": {"tools": {}}, "serverInfo": {"name": "f", "version": "1"}}});
+            let mut r = axum::Json(reply).into_response();
+            r.headers_mut().insert("mcp-session-id", sid.parse().unwrap());
+            return r;
+        }
+        if session.as_ref().is_none_or(|s| !f.known.lock().unwrap().contains(s)) {
+            return StatusCode::NOT_FOUND.into_response();
+        }
+        if msg.get("id").is_none() {
+            return StatusCode::ACCEPTED.into_response();
+        }
+        let reply =
+            json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"content": [{"type": "text", "text": session}]}});
+        axum::Json(reply).into_response()
+    }
+
+    #[tokio::test]
+    async fn one_session_is_reused_and_re_created_when_the_server_forgets_it() {
+        use axum::{Router, http::StatusCode, routing::post};
+        let f = Forgetful::default();
+        let app = Router::new()
+            .route("/mcp", post(forgetful).get(|| async { StatusCode::METHOD_NOT_ALLOWED }))
+            .with_state(f.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let s = server(&format!("http://{addr}/mcp"));
+        let client = RmcpClient::new();
+        for _ in 0..3 {
+            let a = client.call(&s, "echo", &json!({})).await.unwrap();
+            assert_eq!(a.result["content"][0]["text"], "s-1");
+        }
+        assert_eq!(f.inits.load(std::sync::atomic::Ordering::SeqCst), 1, "one session reused");
+        f.known.lock().unwrap().clear();
+        // rmcp re-initializes after the 404 and sends the call again in the new session.
+        let a = client.call(&s, "echo", &json!({})).await.unwrap();
+        assert_eq!(a.result["content"][0]["text"], "s-2");
+        assert_eq!(f.inits.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
     #[tokio::test]
     async fn dns_failure_is_classified_dns() {
         let err = RmcpClient::new()
