@@ -32,10 +32,12 @@ man: build
 	$(BIN)/self-heal man > man/self-heal.1
 
 ## On one kube-sim, in one run: `self-heal diagnose` beside one `kubectl get` and a one-curl
-## floor of the same reads, and the time to a heal's first write (scripts/bench.sh).
+## floor of the same reads, and the time to a heal's first write (scripts/bench.sh); then the
+## orchestrator's figures (scripts/bench-orchestrator.sh).
 bench:
 	$(CARGO) build $(FEATURES) --release --bins
 	KUBECTL="$$(scripts/ensure-kubectl.sh)" scripts/bench.sh target/release
+	KUBECTL="$$(scripts/ensure-kubectl.sh)" scripts/bench-orchestrator.sh target/release
 
 release:
 	$(CARGO) build --release --bins

@@ -8,3 +8,7 @@ mod cli;
 mod heal;
 mod hostile;
 mod rbac;
+mod orchestrator;
+mod orchestrator_api;
+mod orchestrator_util;
+mod orchestrator_workers;
