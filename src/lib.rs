@@ -19,6 +19,7 @@ pub mod events;
 pub mod exit;
 pub mod heal;
 pub mod names;
+pub mod orchestrator;
 pub mod report;
 pub mod resolve;
 pub mod safety;

@@ -1,0 +1,3 @@
+//! Heal history (placeholder until the orchestrator's history lands).
+
+pub mod persist;
