@@ -1,4 +1,4 @@
 //! The orchestrator's parts (placeholder until the orchestrator module lands).
 
 pub mod console;
-pub mod history;
+pub mod persist;

@@ -1,3 +1,0 @@
-//! Heal history (placeholder until the orchestrator's history lands).
-
-pub mod persist;
