@@ -2,6 +2,7 @@
 //!
 //! Each test starts its own kube-sim on port 0 ([`util::Sim`]); topic modules below.
 
+mod browser;
 mod util;
 
 mod cli;

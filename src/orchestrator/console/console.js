@@ -336,7 +336,7 @@
   function setConn(kind, text) {
     const node = $('conn');
     node.setAttribute('data-state', kind);
-    node.querySelector('.conn-icon').textContent = { live: '●', reconnecting: '◌', token: '⚿', connecting: '○' }[kind] || '○';
+    node.querySelector('.conn-icon').textContent = { live: '●', reconnecting: '○', token: '⚠', connecting: '○' }[kind] || '○';
     $('conn-text').textContent = text;
   }
 
