@@ -31,10 +31,12 @@ completions: build
 man: build
 	$(BIN)/self-heal man > man/self-heal.1
 
-## self-heal against the kubectl+jq procedure it replaces, on one kube-sim, in one run.
+## self-heal against the kubectl+jq procedure it replaces, on one kube-sim, in one run; then
+## the orchestrator's figures (scripts/bench-orchestrator.sh).
 bench:
 	$(CARGO) build $(FEATURES) --release --bins
 	KUBECTL="$$(scripts/ensure-kubectl.sh)" scripts/bench.sh target/release
+	KUBECTL="$$(scripts/ensure-kubectl.sh)" scripts/bench-orchestrator.sh target/release
 
 ## docs/console.png: the console after a live heal on kube-sim, from the browser test.
 .PHONY: console-screenshot

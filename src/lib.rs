@@ -5,7 +5,7 @@
 //! [`decide`] (a pure choice of remediation) → [`act`] (writes through the kube API) →
 //! [`wait`] (kubectl's rollout rule, by watching) → [`verify`] (endpoints, then a probe).
 //! [`safety`] keeps a Lease and a breaker per service; [`report`] renders [`events`] as NDJSON,
-//! legacy or human output. [`cli`] turns arguments into a validated plan; [`error`] maps every
+//! legacy or human output. [`orchestrator`] is the HTTP front that spawns the worker. [`cli`] turns arguments into a validated plan; [`error`] maps every
 //! failure to one exit code. The simulated cluster the tests run against is the `kube-sim` crate.
 #![warn(missing_docs)]
 

@@ -1,43 +1,25 @@
-//! orchestrator: the HTTP front that calls MCP servers and spawns `self-heal` on failures.
-//!
-//! For now it serves only its health endpoints; the task API (DESIGN §2.4) comes with its own
-//! issue.
-
-use std::net::SocketAddr;
+//! orchestrator: the HTTP front that calls MCP servers and spawns `self-heal` on failures
+//! (DESIGN §2.4). Parses, loads the configuration, serves until SIGTERM or Ctrl-C.
 
 use anyhow::Context;
-use axum::{Router, routing::get};
 use clap::Parser;
-
-/// Command line of the orchestrator (DESIGN §2.4).
-#[derive(Parser, Debug)]
-#[command(version, about = "HTTP front for MCP tool servers that heals them with self-heal")]
-struct Args {
-    /// Configuration file (YAML).
-    #[arg(long, env = "ORCHESTRATOR_CONFIG")]
-    config: Option<std::path::PathBuf>,
-    /// Address to listen on (default 0.0.0.0:$PORT, PORT defaults to 8000).
-    #[arg(long)]
-    listen: Option<SocketAddr>,
-}
+use self_heal::orchestrator::{self, AppState, Args, config};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    orchestrator::init_logging();
     let args = Args::parse();
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8000);
-    let listen = args.listen.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)));
-    if let Some(config) = &args.config {
-        tracing::warn!(config = %config.display(), "configuration is not read yet: only health endpoints are served");
-    }
-    let app = Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(|| async { "ok" }));
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;
-    tracing::info!(%listen, "orchestrator listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("server failed")
+    let exe = std::env::current_exe().context("cannot find the orchestrator binary")?;
+    let default_worker = exe.with_file_name("self-heal");
+    let config = config::load(&args, &|k| std::env::var(k).ok(), &default_worker)?;
+    let state = AppState::production(config);
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    };
+    orchestrator::run(state, shutdown).await?;
+    Ok(())
 }

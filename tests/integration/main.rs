@@ -7,3 +7,7 @@ mod util;
 
 mod cli;
 mod heal;
+mod orchestrator;
+mod orchestrator_api;
+mod orchestrator_util;
+mod orchestrator_workers;

@@ -1,0 +1,365 @@
+//! Orchestrator benchmark (run by scripts/bench-orchestrator.sh, `make bench`), side by side in
+//! one run on one kube-sim:
+//! 1. the delay from a worker's line to the client's SSE frame (a stand-in worker stamps each
+//!    line with the time it printed it);
+//! 2. requests per second on the healthy path, through the orchestrator and straight to the
+//!    same MCP server;
+//! 3. the orchestrator's RSS with 1000 streams open (all waiting on one held heal);
+//! 4. a failing call to a scaled-to-0 service until the retried answer, minus the pods' own
+//!    readiness delay (from the worker's events: scale succeeded → rollout complete).
+//!
+//! Binaries: $BIN_DIR (default target/release) holds orchestrator, self-heal and kube-sim.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use kube_sim::harness::Sim;
+use self_heal::orchestrator::config::{Server, Transport};
+use self_heal::orchestrator::mcp::{McpClient, RmcpClient};
+use serde_json::{Value, json};
+
+const NS: &str = "cortex-system";
+const SVC: &str = "sandfly-mcp-server";
+
+fn bin(name: &str) -> PathBuf {
+    let dir = std::env::var("BIN_DIR").unwrap_or_else(|_| "target/release".into());
+    let p = Path::new(&dir).join(name);
+    assert!(p.exists(), "{} is missing (build the binaries first)", p.display());
+    p
+}
+
+struct Orch {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Orch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn orchestrator(config: &str, kubeconfig: Option<&Path>, worker: &Path) -> Orch {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.yaml");
+    std::fs::write(&path, config).unwrap();
+    let mut cmd = Command::new(bin("orchestrator"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("RUST_LOG", "warn")
+        .env("SELF_HEAL_WORKER_PATH", worker)
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(k) = kubeconfig {
+        cmd.env("KUBECONFIG", k);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let l = lines.next().expect("orchestrator listening line").unwrap();
+        if let Some(a) = l.strip_prefix("orchestrator listening ") {
+            break a.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Orch { child, url: format!("http://{addr}"), _dir: dir }
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn refused_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    format!("http://127.0.0.1:{port}/mcp")
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn now_ns() -> i128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i128
+}
+
+fn parse_ts_ns(ts: &str) -> Option<i128> {
+    let t: jiff::Timestamp = ts.parse().ok()?;
+    Some(t.as_nanosecond())
+}
+
+/// 1. worker line → SSE frame.
+async fn line_to_frame(lines: usize) -> Vec<f64> {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "i=1\nwhile [ $i -le {lines} ]; do\n  printf '{{\"v\":1,\"seq\":%d,\"ts\":\"%s\",\"run\":\"b\",\"service\":\"bench\",\"namespace\":\"default\",\"event\":\"progress\",\"phase\":\"diagnose\",\"message\":\"line %d\"}}\\n' $i \"$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)\" $i\n  i=$((i+1))\ndone\nprintf '{{\"v\":1,\"seq\":%d,\"ts\":\"%s\",\"run\":\"b\",\"service\":\"bench\",\"namespace\":\"default\",\"event\":\"result\",\"success\":false,\"outcome\":\"manual\",\"diagnosis\":\"bench\",\"fix_applied\":null,\"fix_attempted\":null,\"recommendation\":null,\"findings\":[],\"duration_ms\":1,\"exit_code\":3,\"timestamp\":\"2026-01-01T00:00:00Z\"}}\\n' $i \"$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)\"\nexit 3"
+    );
+    let worker = script(dir.path(), "stamp", &body);
+    let config = format!(
+        "servers:\n  - name: b\n    url: {}\n    service: bench\n    namespace: default\n    timeout: 2s\n",
+        refused_url()
+    );
+    let orch = orchestrator(&config, None, &worker);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/tasks", orch.url))
+        .json(&json!({"server": "b", "tool": "t"}))
+        .send()
+        .await
+        .unwrap();
+    let mut body = resp.bytes_stream();
+    let mut buf = String::new();
+    let mut delays = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let got = now_ns();
+        buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            for l in block.lines() {
+                if let Some(d) = l.strip_prefix("data: ") {
+                    let v: Value = serde_json::from_str(d).unwrap();
+                    if v["type"] == "healing_progress"
+                        && let Some(sent) = v["event"]["ts"].as_str().and_then(parse_ts_ns)
+                    {
+                        delays.push((got - sent) as f64 / 1e6);
+                    }
+                }
+            }
+        }
+    }
+    delays.sort_by(f64::total_cmp);
+    delays
+}
+
+async fn rps(
+    concurrency: usize,
+    dur: Duration,
+    call: Arc<dyn Fn() -> futures::future::BoxFuture<'static, bool> + Send + Sync>,
+) -> f64 {
+    let end = Instant::now() + dur;
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while Instant::now() < end {
+                    assert!(call().await, "a healthy call failed");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    total as f64 / dur.as_secs_f64()
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap()
+}
+
+fn raise_fd_limit() {
+    // SAFETY: plain getrlimit/setrlimit on this process.
+    unsafe {
+        let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 {
+            r.rlim_cur = r.rlim_max.min(8192);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+fn kubectl(sim: &Sim, args: &[&str]) {
+    let mut full = vec!["-n", NS];
+    full.extend_from_slice(args);
+    sim.kubectl_ok(&full);
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list`
+    }
+    raise_fd_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    unsafe { std::env::set_var("KUBE_SIM_BIN", bin("kube-sim")) };
+
+    // 1.
+    let d = rt.block_on(line_to_frame(500));
+    println!(
+        "worker line -> SSE frame: n={} p50={:.3} ms p99={:.3} ms max={:.3} ms (target p99 < 2 ms)",
+        d.len(),
+        pct(&d, 0.5),
+        pct(&d, 0.99),
+        d[d.len() - 1]
+    );
+
+    // 2.
+    let sim = Sim::demo();
+    kubectl(&sim, &["rollout", "status", "deployment/sandfly-mcp-server", "--timeout=60s"]);
+    let mcp = format!("{}/mcp", sim.service_url(NS, SVC));
+    let config = format!(
+        "servers:\n  - name: sandfly\n    url: {mcp}\n    service: {SVC}\n    namespace: {NS}\n    timeout: 20s\n    idempotent_tools: [sandfly_list_hosts]\n"
+    );
+    let worker = bin("self-heal");
+    let orch = orchestrator(&config, Some(&sim.kubeconfig()), &worker);
+    let server = Server {
+        name: "sandfly".into(),
+        url: mcp.parse().unwrap(),
+        transport: Transport::Mcp,
+        service: SVC.into(),
+        namespace: NS.into(),
+        timeout: Duration::from_secs(20),
+        idempotent_tools: Default::default(),
+    };
+    let client = Arc::new(RmcpClient::new());
+    let direct = {
+        let (client, server) = (client.clone(), Arc::new(server));
+        Arc::new(move || {
+            let (client, server) = (client.clone(), server.clone());
+            Box::pin(async move {
+                client.call(&server, "echo", &json!({"message": "hi"})).await.is_ok_and(|a| !a.tool_error)
+            }) as futures::future::BoxFuture<'static, bool>
+        })
+    };
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let via = {
+        let url = format!("{}/api/tasks", orch.url);
+        Arc::new(move || {
+            let (http, url) = (http.clone(), url.clone());
+            Box::pin(async move {
+                let body =
+                    json!({"server": "sandfly", "tool": "echo", "arguments": {"message": "hi"}, "streaming": false});
+                match http.post(&url).json(&body).send().await {
+                    Ok(r) => r.json::<Value>().await.is_ok_and(|v| v["status"] == "completed"),
+                    Err(_) => false,
+                }
+            }) as futures::future::BoxFuture<'static, bool>
+        })
+    };
+    let conc = 16;
+    rt.block_on(rps(conc, Duration::from_secs(1), direct.clone())); // warm up
+    rt.block_on(rps(conc, Duration::from_secs(1), via.clone()));
+    let r_direct = rt.block_on(rps(conc, Duration::from_secs(secs), direct));
+    let r_via = rt.block_on(rps(conc, Duration::from_secs(secs), via));
+    println!(
+        "healthy path ({conc} concurrent, {secs}s each): direct {r_direct:.0} req/s, through the orchestrator {r_via:.0} req/s = {:.0}% (target >= 90%)",
+        100.0 * r_via / r_direct
+    );
+    drop(orch);
+
+    // 3.
+    let dir = tempfile::tempdir().unwrap();
+    let held = script(dir.path(), "held", "exec sleep 600");
+    let config = format!(
+        "servers:\n  - name: b\n    url: {}\n    service: bench\n    namespace: default\n    timeout: 2s\n",
+        refused_url()
+    );
+    let orch = orchestrator(&config, None, &held);
+    let idle = rss_kb(orch.child.id());
+    let n = 1000;
+    let opened = rt.block_on(async {
+        let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap();
+        let ready = Arc::new(tokio::sync::Semaphore::new(0));
+        let mut hs = Vec::new();
+        for _ in 0..n {
+            let (http, url, ready) = (http.clone(), format!("{}/api/tasks", orch.url), ready.clone());
+            hs.push(tokio::spawn(async move {
+                let resp = http.post(url).json(&json!({"server": "b", "tool": "t"})).send().await.unwrap();
+                let mut body = resp.bytes_stream();
+                let mut text = String::new();
+                while let Some(Ok(c)) = body.next().await {
+                    text.push_str(&String::from_utf8_lossy(&c));
+                    if text.contains("healing_start") {
+                        ready.add_permits(1);
+                        break;
+                    }
+                }
+                // Hold the stream open.
+                let _ = body.next().await;
+            }));
+        }
+        tokio::time::timeout(Duration::from_secs(120), ready.acquire_many(n as u32))
+            .await
+            .expect("1000 streams")
+            .unwrap()
+            .forget();
+        let rss = rss_kb(orch.child.id());
+        for h in hs {
+            h.abort();
+        }
+        rss
+    });
+    println!(
+        "RSS with {n} open streams: {:.1} MB (idle {:.1} MB) (target < 100 MB)",
+        opened as f64 / 1024.0,
+        idle as f64 / 1024.0
+    );
+    drop(orch);
+
+    // 4.
+    let mut overheads = Vec::new();
+    for _ in 0..3 {
+        let sim = Sim::demo();
+        kubectl(&sim, &["rollout", "status", "deployment/sandfly-mcp-server", "--timeout=60s"]);
+        kubectl(&sim, &["scale", "deployment/sandfly-mcp-server", "--replicas=0"]);
+        kubectl(&sim, &["rollout", "status", "deployment/sandfly-mcp-server", "--timeout=60s"]);
+        let mcp = format!("{}/mcp", sim.service_url(NS, SVC));
+        let config = format!(
+            "servers:\n  - name: sandfly\n    url: {mcp}\n    service: {SVC}\n    namespace: {NS}\n    timeout: 60s\n    idempotent_tools: [sandfly_list_hosts]\n"
+        );
+        let orch = orchestrator(&config, Some(&sim.kubeconfig()), &worker);
+        let (total, frames) = rt.block_on(async {
+            let t0 = Instant::now();
+            let text = reqwest::Client::new()
+                .post(format!("{}/api/tasks", orch.url))
+                .json(&json!({"server": "sandfly", "tool": "sandfly_list_hosts"}))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            (t0.elapsed(), text)
+        });
+        let lines: Vec<Value> =
+            frames.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).collect();
+        assert_eq!(lines.last().unwrap()["status"], "completed", "{frames}");
+        let ev = |pred: &dyn Fn(&Value) -> bool| {
+            lines
+                .iter()
+                .filter(|f| f["type"] == "healing_progress")
+                .map(|f| &f["event"])
+                .find(|e| pred(e))
+                .and_then(|e| parse_ts_ns(e["ts"].as_str()?))
+        };
+        let scaled = ev(&|e| e["event"] == "action" && e["status"] == "succeeded").expect("scale succeeded");
+        let ready = ev(&|e| e["event"] == "rollout" && e["ready"] == e["desired"] && e["desired"].as_i64() > Some(0))
+            .expect("rollout complete");
+        let readiness_ms = (ready - scaled) as f64 / 1e6;
+        overheads.push(total.as_secs_f64() * 1000.0 - readiness_ms);
+        println!(
+            "  scaled to 0: failing call -> retried answer {:.0} ms, pods' readiness {:.0} ms",
+            total.as_secs_f64() * 1000.0,
+            readiness_ms
+        );
+    }
+    overheads.sort_by(f64::total_cmp);
+    println!("failing call -> retried answer minus readiness: median {:.0} ms (target < 300 ms)", pct(&overheads, 0.5));
+}
