@@ -70,6 +70,9 @@ pub enum RunError {
     /// Serving failed.
     #[error("server failed: {0}")]
     Serve(#[source] std::io::Error),
+    /// The heal history file (`history.path`) cannot be read or written.
+    #[error(transparent)]
+    History(#[from] persist::PersistError),
 }
 
 /// Serves `state` on its configured address until `shutdown` resolves; then stops accepting,
@@ -81,6 +84,11 @@ pub async fn run(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    // Heals of earlier runs first, then every finished heal appended to the file.
+    let history_file = match &state.config.history.path {
+        Some(path) => Some(persist::attach(&state.history, path, state.config.history.limit)?),
+        None => None,
+    };
     let addr = state.config.listen;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| RunError::Listen { addr, source })?;
     let local = listener.local_addr().map_err(RunError::Serve)?;
@@ -122,6 +130,9 @@ pub async fn run(
         }
     };
     state.supervisor.runner().kill_all();
+    if let Some(writer) = history_file {
+        writer.flush().await;
+    }
     result
 }
 

@@ -1,6 +1,6 @@
 //! Heal history on disk: one JSON line per finished heal (`history.path`), read back at start.
 //!
-//! [`open`] reads the newest `limit` records (a corrupt line is skipped with a warning), then
+//! [`attach`] plugs the file into the [`History`]. [`open`] reads the newest `limit` records (a corrupt line is skipped with a warning), then
 //! hands back a [`Writer`] whose [`Writer::append`] never waits on the disk: a thread of its own
 //! writes the lines in order, and rewrites the file down to the newest `limit` records whenever
 //! it has grown to twice that. One orchestrator process per file.
@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
+
+use super::history::{HealRecord, History};
 
 /// Records queued for the writer thread beyond which [`Writer::append`] drops (and says so).
 const QUEUE: usize = 4096;
@@ -67,6 +69,20 @@ pub fn open<T: DeserializeOwned>(path: &Path, limit: usize) -> Result<(Vec<T>, W
     let state = WriterThread { path: path.to_path_buf(), file, limit, lines: written };
     std::thread::Builder::new().name("heal-history".into()).spawn(move || state.run(rx)).map_err(err)?;
     Ok((records, Writer { tx }))
+}
+
+/// Loads the file's heals into `history` and appends every heal that finishes from now on.
+///
+/// # Errors
+///
+/// As [`open`].
+pub fn attach(history: &History, path: &Path, limit: usize) -> Result<Writer, PersistError> {
+    let (records, writer) = open::<HealRecord>(path, limit)?;
+    tracing::info!(file = %path.display(), heals = records.len(), "heal history read back");
+    history.load(records);
+    let sink = writer.clone();
+    history.set_sink(Box::new(move |record| sink.append(record)));
+    Ok(writer)
 }
 
 impl Writer {
