@@ -129,6 +129,15 @@ impl Browser {
         }
     }
 
+    /// Emulates a viewport of `width`×`height` CSS pixels (`mobile`: a phone's meta viewport
+    /// and touch), below the smallest window headless Chromium opens.
+    pub fn viewport(&mut self, width: u32, height: u32, mobile: bool) {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
+        );
+    }
+
     /// Navigates to `url` (the load itself is awaited by [`Browser::wait_for`]).
     pub fn goto(&mut self, url: &str) {
         let r = self.call("Page.navigate", json!({"url": url}));

@@ -6,6 +6,7 @@ mod browser;
 mod util;
 
 mod cli;
+mod console;
 mod heal;
 mod orchestrator;
 mod orchestrator_api;
