@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use crate::browser::Browser;
 use crate::orchestrator_util::{
-    NS, Orch, SVC, block_on, client, demo_ready, get_json, scale_to_zero, seed_query, sim_config, stream,
+    NS, Orch, SVC, block_on, client, demo_ready, gated_worker, get_json, parse_sse, scale_to_zero, seed_query,
+    sim_config, stream,
 };
 use crate::util::eventually;
 
@@ -154,6 +155,13 @@ fn heals_are_paged_filtered_and_read_back_from_the_history_file() {
         assert_eq!(missing.status(), 404, "dropped by the limit");
         assert_eq!(missing.json::<Value>().await.unwrap()["error"]["code"], "not_found");
     });
+}
+
+/// POSTs a task to the orchestrator at `url` and reads its whole SSE stream.
+async fn stream_to(url: &str, body: Value) -> Vec<Value> {
+    let resp = client().post(format!("{url}/api/tasks")).json(&body).send().await.expect("POST /api/tasks");
+    assert_eq!(resp.status(), 200);
+    parse_sse(&resp.text().await.unwrap())
 }
 
 /// Reads `/api/events` frames (checking the SSE framing) until `stop` returns true for one.
@@ -308,7 +316,9 @@ fn console_shows_a_live_heal_in_a_real_browser() {
     let path = dir.path().join("heals.jsonl");
     write_history(&path, &earlier_heals());
     let config = format!("{}{}", sim_config(&sim, ""), history_config(&path, 1000));
-    let orch = Orch::start(Some(&sim), &config, &[]);
+    let gate_dir = tempfile::tempdir().unwrap();
+    let worker = gated_worker(gate_dir.path());
+    let orch = Orch::start(Some(&sim), &config, &[("SELF_HEAL_WORKER_PATH", worker.to_str().unwrap())]);
     let mut browser = Browser::start(1280, 900);
     let wait = Duration::from_secs(60);
     browser.goto(&format!("{}/", orch.url));
@@ -335,16 +345,56 @@ fn console_shows_a_live_heal_in_a_real_browser() {
     let rate = "[document.getElementById('m-success-rate').dataset.ok, document.getElementById('m-success-rate').dataset.finished]";
     assert_eq!(browser.eval(rate), json!(["1", "3"]));
 
-    // Break the service, send the seed's query, and watch the page.
+    // Where everything outside the rows is, to check that nothing moves as the heal streams in.
+    let layout = "JSON.stringify(Array.from(document.querySelectorAll('.card, #chart, .legend, .heals .section-head, #table-wrap, #older')).map(e => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }))";
+    let before = browser.eval(layout);
     browser.eval("window.__sameDocument = true");
+
+    // Break the service and send the seed's query through a worker held at a gate, so the
+    // page is seen with the heal running, then advancing to its end.
     scale_to_zero(&sim);
-    let frames = block_on(stream(&orch, seed_query(), None));
-    assert_eq!(frames.last().unwrap()["status"], "completed");
+    let url = orch.url.clone();
+    let task = std::thread::spawn(move || block_on(stream_to(&url, seed_query())));
+    let running = "document.querySelector('#rows tr[data-service=\"sandfly-mcp-server\"][data-outcome=\"running\"]')";
+    browser.wait_for("the heal, running", &format!("{running} !== null"), wait);
+    let badge = browser.eval(&format!("{running}.querySelector('td.c-outcome').textContent"));
+    assert!(badge.as_str().unwrap().contains("running"), "{badge}");
+    assert_eq!(browser.eval("document.querySelector('#rows tr').dataset.outcome"), json!("running"), "newest first");
+    // Its timeline, opened while it runs, advances as the worker's lines arrive.
+    browser.eval(&format!("location.hash = 'heal=' + encodeURIComponent({running}.dataset.id)"));
+    browser.wait_for(
+        "the running heal's timeline",
+        "document.getElementById('d-status').textContent.startsWith('Live')",
+        wait,
+    );
+    std::fs::write(gate_dir.path().join("gate"), "").unwrap();
+    browser.wait_for(
+        "the open timeline to reach the result",
+        "Array.from(document.querySelectorAll('#d-events .ev-kind')).some(k => k.textContent === 'result')",
+        wait,
+    );
+    let kinds = browser.eval("Array.from(document.querySelectorAll('#d-events .ev-kind')).map(k => k.textContent)");
+    let kinds: Vec<String> = serde_json::from_value(kinds).unwrap();
+    assert_eq!(kinds.first().map(String::as_str), Some("started"), "{kinds:?}");
+    assert_eq!(kinds.last().map(String::as_str), Some("result"), "{kinds:?}");
+    for kind in ["finding", "plan", "action", "check"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
     let row = "document.querySelector('#rows tr[data-service=\"sandfly-mcp-server\"][data-outcome=\"healed\"]')";
     browser.wait_for("the live row, healed", &format!("{row} !== null"), wait);
-    assert_eq!(browser.eval("window.__sameDocument"), json!(true), "the row arrived live, without a reload");
-    let first = browser.eval("document.querySelector('#rows tr').dataset.outcome");
-    assert_eq!(first, json!("healed"), "newest first");
+    browser.wait_for(
+        "the timeline's title to say healed",
+        "document.querySelector('#d-title [data-outcome]').dataset.outcome === 'healed'",
+        wait,
+    );
+    screenshot(&mut browser, "console-timeline.png", false);
+    browser.eval("document.getElementById('d-close').click()");
+    let frames = task.join().unwrap();
+    assert_eq!(frames.last().unwrap()["status"], "completed", "{frames:#?}");
+    assert_eq!(browser.eval("window.__sameDocument"), json!(true), "the heal arrived live, without a reload");
+    assert_eq!(browser.eval(layout), before, "nothing outside the rows moved");
+    let heights = browser.eval("Array.from(new Set(Array.from(document.querySelectorAll('#rows tr')).map(tr => tr.getBoundingClientRect().height)))");
+    assert_eq!(heights.as_array().unwrap().len(), 1, "every row has the same height: {heights}");
     let cells = browser.eval(&format!("Array.from({row}.children).map(td => td.textContent)"));
     let cells: Vec<String> = serde_json::from_value(cells).unwrap();
     assert_eq!(cells[0], SVC);
@@ -369,22 +419,6 @@ fn console_shows_a_live_heal_in_a_real_browser() {
     assert_eq!(failures[0], json!("ScaledToZero 2"), "most common failure: {failures}");
 
     screenshot(&mut browser, "console.png", true);
-
-    // Its timeline: every worker line in order, ending with the result.
-    browser.eval(&format!("location.hash = 'heal=' + encodeURIComponent({row}.dataset.id)"));
-    browser.wait_for(
-        "the timeline's result",
-        "Array.from(document.querySelectorAll('#d-events .ev-kind')).some(k => k.textContent === 'result')",
-        wait,
-    );
-    let kinds = browser.eval("Array.from(document.querySelectorAll('#d-events .ev-kind')).map(k => k.textContent)");
-    let kinds: Vec<String> = serde_json::from_value(kinds).unwrap();
-    assert_eq!(kinds.first().map(String::as_str), Some("started"), "{kinds:?}");
-    assert_eq!(kinds.last().map(String::as_str), Some("result"), "{kinds:?}");
-    for kind in ["finding", "plan", "action", "check"] {
-        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
-    }
-    screenshot(&mut browser, "console-timeline.png", false);
 }
 
 #[test]
