@@ -1,13 +1,16 @@
 //! Heal history on disk: one JSON line per finished heal (`history.path`), read back at start.
 //!
-//! [`attach`] plugs the file into the [`History`]. [`open`] reads the newest `limit` records (a corrupt line is skipped with a warning), then
-//! hands back a [`Writer`] whose [`Writer::append`] never waits on the disk: a thread of its own
-//! writes the lines in order, and rewrites the file down to the newest `limit` records whenever
-//! it has grown to twice that. One orchestrator process per file.
+//! [`attach`] plugs the file into the [`History`]. [`open`] reads the newest `limit` records (a
+//! corrupt line is skipped with a warning) and hands back a [`Writer`] whose
+//! [`Writer::append`] never waits on the disk: a thread of its own writes the lines in order,
+//! and rewrites the file down to the newest `limit` records whenever it has grown to twice
+//! that. The file is readable by its owner only (it holds the workers' evidence). One
+//! orchestrator process per file.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -62,7 +65,7 @@ pub fn open<T: DeserializeOwned>(path: &Path, limit: usize) -> Result<(Vec<T>, W
     if lines > compact_at(limit) {
         compact(path, limit).map_err(err)?;
     }
-    let mut file = OpenOptions::new().create(true).read(true).append(true).open(path).map_err(err)?;
+    let mut file = OpenOptions::new().create(true).read(true).append(true).mode(0o600).open(path).map_err(err)?;
     end_with_newline(&mut file).map_err(err)?;
     let (tx, rx) = mpsc::channel(QUEUE);
     let written = if lines > compact_at(limit) { records.len() } else { lines };
@@ -172,7 +175,8 @@ fn compact(path: &Path, limit: usize) -> std::io::Result<()> {
     })?;
     let tmp = path.with_extension("compacting");
     {
-        let mut out = std::io::BufWriter::new(File::create(&tmp)?);
+        let mut out =
+            std::io::BufWriter::new(OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?);
         for line in &keep {
             out.write_all(line)?;
             out.write_all(b"\n")?;
@@ -278,6 +282,8 @@ mod tests {
         writer.flush().await;
         drop(writer);
         assert_eq!(lines(&path), [r#"{"id":"h1","n":1}"#, r#"{"id":"h2","n":2}"#]);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let (back, _w) = open::<Rec>(&path, 10).unwrap();
         assert_eq!(back, vec![rec(1), rec(2)]);
     }

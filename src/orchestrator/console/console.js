@@ -244,6 +244,11 @@
       merged.message = summary.message || old.message;
     }
     state.heals.set(summary.id, merged);
+    if (!old && state.heals.size > MAX_LOADED) {
+      // A page left open for days: forget the oldest beyond the bound.
+      const oldest = sortedHeals().slice(MAX_LOADED);
+      for (const h of oldest) state.heals.delete(h.id);
+    }
   }
 
   function union(a, b) {
