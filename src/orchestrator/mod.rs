@@ -3,6 +3,7 @@
 //! [`task`] (call, heal, retry) using [`mcp`] (the MCP client) and [`supervisor`] (spawns and
 //! relays workers, single-flight per service); [`sse`] frames the stream, [`metrics`] counts,
 //! [`history`] keeps the heals. [`run`] serves until SIGTERM, then drains and kills workers.
+//! [`console`] is the operator page at `/`; [`persist`] keeps the history in a file.
 
 pub mod api;
 pub mod config;
