@@ -42,7 +42,7 @@ bench:
 .PHONY: console-screenshot
 console-screenshot:
 	KUBECTL="$$(scripts/ensure-kubectl.sh)" CONSOLE_SCREENSHOT="$(CURDIR)/docs/console.png" \
-		$(CARGO) test --test integration console_shows_a_live_heal_in_a_real_browser -- --exact
+		$(CARGO) test --test integration console::console_shows_a_live_heal_in_a_real_browser -- --exact
 
 release:
 	$(CARGO) build --release --bins
