@@ -454,7 +454,7 @@
       .slice(0, n);
   }
 
-  function fillTop(node, entries, empty) {
+  function fillTop(node, entries, empty, short) {
     clear(node);
     if (!entries.length) {
       node.append(el('li', 'none', empty));
@@ -462,7 +462,7 @@
     }
     for (const [name, count] of entries) {
       const li = el('li');
-      const label = el('span', 'name', name);
+      const label = el('span', 'name', short ? short(name) : name);
       label.setAttribute('title', name);
       li.append(label, el('span', 'count', `${count}×`));
       li.setAttribute('data-name', name);
@@ -496,7 +496,10 @@
     const codes = [];
     for (const h of win) for (const c of Array.isArray(h.findings) ? h.findings : []) if (c !== 'Healthy') codes.push(String(c));
     fillTop($('m-failures'), topCounts(codes, 3), 'no failure found');
-    fillTop($('m-services'), topCounts(win.map((h) => `${h.namespace}/${h.service}`), 3), 'no heal');
+    // Services as namespace/name; the name alone when the window has a single namespace.
+    const oneNamespace = new Set(win.map((h) => h.namespace)).size <= 1;
+    const short = oneNamespace ? (key) => key.slice(key.indexOf('/') + 1) : null;
+    fillTop($('m-services'), topCounts(win.map((h) => `${h.namespace}/${h.service}`), 3), 'no heal', short);
 
     const manual = finished.filter((h) => h.outcome === 'manual').length;
     $('m-manual').textContent = String(manual);
