@@ -39,6 +39,12 @@ bench:
 	KUBECTL="$$(scripts/ensure-kubectl.sh)" scripts/bench.sh target/release
 	KUBECTL="$$(scripts/ensure-kubectl.sh)" scripts/bench-orchestrator.sh target/release
 
+## docs/console.png: the console after a live heal on kube-sim, from the browser test.
+.PHONY: console-screenshot
+console-screenshot:
+	KUBECTL="$$(scripts/ensure-kubectl.sh)" CONSOLE_SCREENSHOT="$(CURDIR)/docs/console.png" \
+		$(CARGO) test --test integration console::console_shows_a_live_heal_in_a_real_browser -- --exact
+
 release:
 	$(CARGO) build --release --bins
 

@@ -135,12 +135,16 @@ pub struct ListFilter {
     pub before: Option<String>,
 }
 
+/// Receives every finished heal with all its events (the history file's writer).
+pub type Sink = Box<dyn Fn(&HealRecord) + Send + Sync>;
+
 /// The bounded history.
 pub struct History {
     limit: usize,
     records: Mutex<VecDeque<HealRecord>>,
     seq: AtomicU64,
     tx: broadcast::Sender<HistoryEvent>,
+    sink: std::sync::OnceLock<Sink>,
 }
 
 /// Now, RFC 3339 UTC with milliseconds.
@@ -152,7 +156,13 @@ impl History {
     /// An empty history keeping at most `limit` heals.
     pub fn new(limit: usize) -> Self {
         let (tx, _) = broadcast::channel(1024);
-        History { limit: limit.max(1), records: Mutex::new(VecDeque::new()), seq: AtomicU64::new(0), tx }
+        History {
+            limit: limit.max(1),
+            records: Mutex::new(VecDeque::new()),
+            seq: AtomicU64::new(0),
+            tx,
+            sink: std::sync::OnceLock::new(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<HealRecord>> {
@@ -168,6 +178,11 @@ impl History {
                 recs.pop_front();
             }
         }
+    }
+
+    /// Hands every heal that finishes from now on to `sink` (once; a second sink is ignored).
+    pub fn set_sink(&self, sink: Sink) {
+        let _ = self.sink.set(sink);
     }
 
     /// Every change from now on.
@@ -245,7 +260,7 @@ impl History {
 
     /// Heal `id` ended.
     pub fn finish(&self, id: &str, f: Finish) {
-        let summary = self.update(id, |r| {
+        let record = self.update(id, |r| {
             let s = &mut r.summary;
             s.status = HealStatus::Done;
             s.finished = Some(now_rfc3339());
@@ -254,10 +269,13 @@ impl History {
             s.exit_code = f.exit_code;
             s.message = f.message;
             s.recommendation = f.recommendation;
-            s.clone()
+            r.clone()
         });
-        if let Some(heal) = summary {
-            let _ = self.tx.send(HistoryEvent::HealFinished { heal });
+        if let Some(record) = record {
+            if let Some(sink) = self.sink.get() {
+                sink(&record);
+            }
+            let _ = self.tx.send(HistoryEvent::HealFinished { heal: record.summary });
         }
     }
 

@@ -3,12 +3,15 @@
 //! [`task`] (call, heal, retry) using [`mcp`] (the MCP client) and [`supervisor`] (spawns and
 //! relays workers, single-flight per service); [`sse`] frames the stream, [`metrics`] counts,
 //! [`history`] keeps the heals. [`run`] serves until SIGTERM, then drains and kills workers.
+//! [`console`] is the operator page at `/`; [`persist`] keeps the history in a file.
 
 pub mod api;
 pub mod config;
+pub mod console;
 pub mod history;
 pub mod mcp;
 pub mod metrics;
+pub mod persist;
 pub mod sse;
 pub mod supervisor;
 pub mod task;
@@ -68,6 +71,9 @@ pub enum RunError {
     /// Serving failed.
     #[error("server failed: {0}")]
     Serve(#[source] std::io::Error),
+    /// The heal history file (`history.path`) cannot be read or written.
+    #[error(transparent)]
+    History(#[from] persist::PersistError),
 }
 
 /// Serves `state` on its configured address until `shutdown` resolves; then stops accepting,
@@ -79,6 +85,11 @@ pub async fn run(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    // Heals of earlier runs first, then every finished heal appended to the file.
+    let history_file = match &state.config.history.path {
+        Some(path) => Some(persist::attach(&state.history, path, state.config.history.limit)?),
+        None => None,
+    };
     let addr = state.config.listen;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| RunError::Listen { addr, source })?;
     let local = listener.local_addr().map_err(RunError::Serve)?;
@@ -120,6 +131,9 @@ pub async fn run(
         }
     };
     state.supervisor.runner().kill_all();
+    if let Some(writer) = history_file {
+        writer.flush().await;
+    }
     result
 }
 

@@ -2,9 +2,11 @@
 //!
 //! Each test starts its own kube-sim on port 0 ([`util::Sim`]); topic modules below.
 
+mod browser;
 mod util;
 
 mod cli;
+mod console;
 mod heal;
 mod hostile;
 mod rbac;
