@@ -102,6 +102,51 @@ pub const HPAS: Resource = res!(
     &["all"]
 );
 
+/// Roles (stored and served, for installing deploy/; the authorizer is not driven by them here).
+pub const ROLES: Resource = res!("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, &[], &[], &[]);
+/// RoleBindings (stored and served, for installing deploy/).
+pub const ROLEBINDINGS: Resource =
+    res!("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, &[], &[], &[]);
+/// PodDisruptionBudgets (stored and served; no disruption controller).
+pub const PDBS: Resource = res!(
+    "policy",
+    "v1",
+    "poddisruptionbudgets",
+    "poddisruptionbudget",
+    "PodDisruptionBudget",
+    true,
+    &["pdb"],
+    &["status"],
+    &[]
+);
+/// NetworkPolicies (stored and served; not enforced).
+pub const NETWORKPOLICIES: Resource =
+    res!("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true, &["netpol"], &[], &[]);
+/// ServiceMonitors of the Prometheus operator, as if its CRDs were installed (stored only).
+pub const SERVICEMONITORS: Resource = res!(
+    "monitoring.coreos.com",
+    "v1",
+    "servicemonitors",
+    "servicemonitor",
+    "ServiceMonitor",
+    true,
+    &["smon"],
+    &[],
+    &[]
+);
+/// PrometheusRules of the Prometheus operator, as if its CRDs were installed (stored only).
+pub const PROMETHEUSRULES: Resource = res!(
+    "monitoring.coreos.com",
+    "v1",
+    "prometheusrules",
+    "prometheusrule",
+    "PrometheusRule",
+    true,
+    &["promrule"],
+    &[],
+    &[]
+);
+
 /// Every served resource, in discovery order.
 pub static ALL: &[&Resource] = &[
     &NAMESPACES,
@@ -120,6 +165,12 @@ pub static ALL: &[&Resource] = &[
     &EVENTS_V1,
     &LEASES,
     &HPAS,
+    &ROLES,
+    &ROLEBINDINGS,
+    &PDBS,
+    &NETWORKPOLICIES,
+    &SERVICEMONITORS,
+    &PROMETHEUSRULES,
 ];
 
 /// The resource served at `group/version/plural`.
