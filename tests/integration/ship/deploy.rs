@@ -58,7 +58,10 @@ fn deploy_applies_with_a_server_dry_run_then_for_real() {
         assert!(applied(&out).iter().any(|o| o == expected), "{expected} not applied:\n{out}");
     }
 
-    // The documented install: apply, then the operator's Secret (docs/operator-guide.md).
+    // The documented install (README's quick start) on a cluster that has only the healed
+    // namespace: apply, then the operator's Secret.
+    drop(sim);
+    let sim = Sim::demo();
     sim.kubectl_ok(&["apply", "-k", &dir("deploy")]);
     sim.kubectl_ok(&["apply", "-k", &dir("deploy/monitoring")]);
     sim.kubectl_ok(&[
