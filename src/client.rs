@@ -233,7 +233,9 @@ fn read_file(path: &Path) -> Result<Kubeconfig, ClientError> {
     Kubeconfig::read_from(path).map_err(|e| {
         let reason = match &e {
             kube::config::KubeconfigError::ReadConfig(io, _) => io.to_string(),
-            other => other.to_string(),
+            // The parser's message quotes the file: never show it (it may not be a kubeconfig
+            // at all, e.g. SELF_HEAL_KUBECONFIG=/etc/passwd in older versions).
+            _ => "not a valid kubeconfig".to_string(),
         };
         ClientError::Kubeconfig { path: path.to_path_buf(), reason }
     })

@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 
 use crate::diagnose::{ConfigKind, Diagnosis, Snapshot, Workload, is_pod_ready, ready_pod_count};
 use crate::events::{ActionKind, Finding, FindingCode, Severity};
+use crate::names::{command_name, shell_quote as sq};
 
 /// Annotation where self-heal records the last non-zero replica count it saw.
 pub const LAST_REPLICAS_ANNOTATION: &str = "self-heal.dev/last-replicas";
@@ -215,10 +216,12 @@ fn has(d: &Diagnosis, code: FindingCode) -> Option<&Finding> {
     d.findings.iter().find(|f| f.code == code)
 }
 
+/// The namespace and `kind/name` of the workload, shell-quoted for commands (names read from
+/// the cluster are validated by resolution; quoting keeps it so whatever comes).
 fn target_text(s: &Snapshot) -> (String, String) {
-    let ns = s.target.namespace.clone();
-    let wl = s.workload.as_ref().map(|w| w.reference().to_string()).unwrap_or_else(|| match &s.target.workload {
-        Some(r) => r.to_string(),
+    let ns = sq(&s.target.namespace);
+    let wl = s.workload.as_ref().map(|w| sq(&w.reference().to_string())).unwrap_or_else(|| match &s.target.workload {
+        Some(r) => sq(&r.to_string()),
         None => "deployment/<name>".to_string(),
     });
     (ns, wl)
@@ -237,7 +240,7 @@ fn has_older_revision(s: &Snapshot) -> bool {
 pub fn decide(diagnosis: &Diagnosis, policy: &Policy) -> Decision {
     let s = &diagnosis.snapshot;
     let (ns, wl) = target_text(s);
-    let svc = &s.target.service_name;
+    let svc = &sq(&s.target.service_name);
     let manual = |f: &Finding, recommendation: String| Decision::Manual { reason: f.message.clone(), recommendation };
 
     if let Some(f) = has(diagnosis, FindingCode::WorkloadNotFound) {
@@ -272,7 +275,7 @@ pub fn decide(diagnosis: &Diagnosis, policy: &Policy) -> Decision {
     if let Some(f) = has(diagnosis, FindingCode::Unschedulable) {
         let sel = &f.evidence["node_selector"];
         let labels = sel.as_object().filter(|m| !m.is_empty()).map(|m| {
-            m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(" ")
+            m.iter().map(|(k, v)| sq(&format!("{k}={}", v.as_str().unwrap_or_default()))).collect::<Vec<_>>().join(" ")
         });
         let rec = match labels {
             Some(l) => format!(
@@ -296,10 +299,14 @@ pub fn decide(diagnosis: &Diagnosis, policy: &Policy) -> Decision {
     }
     if let Some(f) = has(diagnosis, FindingCode::CrashLoopBackOff) {
         if new_revision_crashes_while_old_serves(s, f) {
-            let pod = f.evidence["pods"][0]["pod"].as_str().unwrap_or("<pod>");
-            let fix = format!(
-                "The new revision of {wl} crashes while the previous one still serves (a restart would not fix it): read why with kubectl -n {ns} logs {pod} --previous, then fix the change"
-            );
+            let fix = match command_name(f.evidence["pods"][0]["pod"].as_str().unwrap_or_default()) {
+                Ok(pod) => format!(
+                    "The new revision of {wl} crashes while the previous one still serves (a restart would not fix it): read why with kubectl -n {ns} logs {pod} --previous, then fix the change"
+                ),
+                Err(flagged) => format!(
+                    "The new revision of {wl} crashes while the previous one still serves (a restart would not fix it): read the logs of pod {flagged}, then fix the change"
+                ),
+            };
             return rollback_or_manual(f, s, policy, &ns, &wl, fix);
         }
         return restart_or_manual(s, f, &ns);
@@ -398,10 +405,16 @@ fn rollback_or_manual(f: &Finding, s: &Snapshot, policy: &Policy, ns: &str, wl: 
 
 fn image_fix(ev: &Value, ns: &str, wl: &str) -> String {
     let pod = &ev["pods"][0];
-    let image = pod["image"].as_str().unwrap_or("<image>");
+    let image = crate::names::strip_controls(pod["image"].as_str().unwrap_or("<image>"));
     let container = pod["container"].as_str().unwrap_or("<container>");
+    if !crate::names::is_label_name(container) {
+        return format!(
+            "Image {image:?} cannot be pulled: fix the name or the registry credentials of container {} (not a valid Kubernetes name: check it by hand)",
+            sq(container)
+        );
+    }
     format!(
-        "Image \"{image}\" cannot be pulled: fix the name or the registry credentials, e.g. kubectl -n {ns} set image {wl} {container}=<image:tag>"
+        "Image {image:?} cannot be pulled: fix the name or the registry credentials, e.g. kubectl -n {ns} set image {wl} {container}=<image:tag>"
     )
 }
 
@@ -409,26 +422,45 @@ fn config_fix(ev: &Value, ns: &str) -> String {
     let Some(m) = ev["missing"].as_array().and_then(|a| a.first()) else {
         return format!("Fix the pods' configuration: kubectl -n {ns} describe pods");
     };
-    let name = m["name"].as_str().unwrap_or("<name>");
-    let key = m["key"].as_str().unwrap_or("<key>");
-    match m["kind"].as_str() {
-        Some(k) if k == ConfigKind::Secret.as_str() => {
-            format!(
-                "Create Secret \"{name}\": kubectl -n {ns} create secret generic {name} --from-literal={key}=<value>"
-            )
+    let raw_name = m["name"].as_str().unwrap_or_default();
+    let raw_key = m["key"].as_str().unwrap_or("key");
+    let is_secret = m["kind"].as_str() == Some(ConfigKind::Secret.as_str());
+    let kind = if is_secret { "Secret" } else { "ConfigMap" };
+    // A ConfigMap or Secret key: letters, digits, '-', '_', '.'.
+    let key_ok = !raw_key.is_empty()
+        && raw_key.len() <= 253
+        && raw_key.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    let name = match command_name(raw_name) {
+        Ok(name) if key_ok => name,
+        Ok(name) => {
+            return format!(
+                "Create {kind} {name} with the key {} (not a valid key: check it by hand)",
+                sq(&crate::names::strip_controls(raw_key))
+            );
         }
-        _ => {
-            format!("Create ConfigMap \"{name}\": kubectl -n {ns} create configmap {name} --from-literal={key}=<value>")
-        }
+        Err(flagged) => return format!("The pods reference {kind} {flagged}; self-heal prints no command for it"),
+    };
+    let key = sq(raw_key);
+    if is_secret {
+        format!("Create Secret {name}: kubectl -n {ns} create secret generic {name} --from-literal={key}=<value>")
+    } else {
+        format!("Create ConfigMap {name}: kubectl -n {ns} create configmap {name} --from-literal={key}=<value>")
     }
 }
 
 fn memory_fix(ev: &Value, ns: &str, wl: &str) -> String {
     let pod = &ev["pods"][0];
     let container = pod["container"].as_str().unwrap_or("<container>");
+    if !crate::names::is_label_name(container) {
+        return format!(
+            "Raise the memory limit of container {} (not a valid Kubernetes name: check it by hand)",
+            sq(container)
+        );
+    }
     match pod["memory_limit"].as_str() {
         Some(limit) => {
             let doubled = double_quantity(limit).unwrap_or_else(|| "<larger>".into());
+            let limit = sq(limit);
             format!(
                 "Container {container} exceeds its memory limit {limit}: raise it, e.g. kubectl -n {ns} set resources {wl} -c {container} --limits=memory={doubled}"
             )
@@ -469,14 +501,15 @@ fn selector_patch(svc: &str, ns: &str, ev: &Value) -> String {
         }
     }
     let body = json!({"spec": {"selector": patch}});
-    let workload = ev["workload"].as_str().unwrap_or("the workload");
+    let workload = sq(ev["workload"].as_str().unwrap_or("the workload"));
     let text = |m: &serde_json::Map<String, Value>| {
-        m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",")
+        sq(&m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
     };
     format!(
-        "service/{svc} selects {} but the pods of {workload} are labelled {}. Make the Service select them: kubectl -n {ns} patch service/{svc} -p '{body}' (or give {workload}'s pod template the labels the Service selects)",
+        "service/{svc} selects {} but the pods of {workload} are labelled {}. Make the Service select them: kubectl -n {ns} patch service/{svc} -p {} (or give {workload}'s pod template the labels the Service selects)",
         text(&selector),
-        text(&labels)
+        text(&labels),
+        sq(&body.to_string())
     )
 }
 
@@ -491,7 +524,8 @@ pub fn service_not_found(namespace: &str, service: &str) -> (Finding, Decision) 
         evidence: json!({"namespace": namespace, "service": service}),
     };
     let recommendation = format!(
-        "Check the name and namespace (kubectl -n {namespace} get services), or create the Service for the workload."
+        "Check the name and namespace (kubectl -n {} get services), or create the Service for the workload.",
+        sq(namespace)
     );
     (finding, Decision::Manual { reason: message, recommendation })
 }

@@ -424,3 +424,27 @@ fn image_pull_on_an_older_revision_does_not_decide() {
     assert!(matches!(decide(&d, &Policy::default()), Decision::Restart { .. }));
     assert_eq!(primary_finding(&d).map(|f| f.code), Some(FindingCode::CrashLoopBackOff));
 }
+
+#[test]
+fn recommendations_never_print_a_hostile_name_as_a_command() {
+    // The API server does not format-check a volume's secretName.
+    let hostile = "x;$(touch${IFS}pwned)";
+    let ev = json!({"missing": [{"kind": "Secret", "name": hostile, "key": "k"}]});
+    let rec = config_fix(&ev, "ns");
+    assert!(!rec.contains("kubectl"), "no runnable command: {rec}");
+    assert!(rec.contains("'x;$(touch${IFS}pwned)'") && rec.contains("not a valid Kubernetes name"), "{rec}");
+    // A valid name with an odd key: the key is quoted, never bare.
+    let ev = json!({"missing": [{"kind": "ConfigMap", "name": "cfg", "key": "a b;c"}]});
+    let rec = config_fix(&ev, "ns");
+    assert!(!rec.contains("kubectl") && rec.contains("'a b;c'"), "{rec}");
+    let ev = json!({"missing": [{"kind": "Secret", "name": "creds", "key": "token"}]});
+    assert_eq!(
+        config_fix(&ev, "ns"),
+        "Create Secret creds: kubectl -n ns create secret generic creds --from-literal=token=<value>"
+    );
+    // Label values with quotes cannot break out of the patch body.
+    let ev = json!({"service_selector": {"app": "a"}, "workload_selector": {"app": "b'; touch pwned; '"},
+        "workload": "deployment/web"});
+    let rec = selector_patch("web", "ns", &ev);
+    assert!(rec.contains(r#"-p '{"spec":{"selector":{"app":"b'\''; touch pwned; '\''"}}}'"#), "{rec}");
+}

@@ -84,6 +84,9 @@ impl Error {
             Error::Client(ClientError::Api { failure, .. }) => access(*failure),
             Error::Client(_) => Some("Check the kubeconfig: kubectl config view --minify".to_string()),
             Error::Api { failure, .. } => access(*failure),
+            Error::Resolve(ResolveError::BrokenLink { namespace, name, .. }) => {
+                Some(broken_link_recommendation(namespace, name))
+            }
             Error::Resolve(e) => match e.kube_error() {
                 Some(err) => access(crate::client::classify(err)),
                 None => Some("Check the Service and --selector: kubectl get service -o wide".to_string()),
@@ -111,11 +114,24 @@ impl Error {
             Error::Resolve(e) => match e {
                 ResolveError::Api { source, .. } => Error::api("resolve", source).exit_code(),
                 ResolveError::InvalidSelector { .. } => exit::USAGE,
-                ResolveError::ServiceNotFound { .. } | ResolveError::NoSelector { .. } => exit::MANUAL,
+                ResolveError::ServiceNotFound { .. }
+                | ResolveError::NoSelector { .. }
+                | ResolveError::BrokenLink { .. } => exit::MANUAL,
             },
             Error::Timeout(_) => exit::TIMEOUT,
         }
     }
+}
+
+/// What to do when the Service's pods cannot be proven to belong to one workload.
+pub fn broken_link_recommendation(namespace: &str, service: &str) -> String {
+    use crate::names::shell_quote;
+    format!(
+        "self-heal changed nothing. Look at who owns the Service's pods: kubectl -n {} get pods,replicasets -o wide --show-labels; kubectl -n {} describe service {}",
+        shell_quote(namespace),
+        shell_quote(namespace),
+        shell_quote(service)
+    )
 }
 
 #[cfg(test)]

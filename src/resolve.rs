@@ -1,16 +1,32 @@
-//! Target resolution: Service → selector → pods → owning ReplicaSet → workload.
+//! Target resolution: Service → selector → pods → owning ReplicaSet → workload, every link
+//! proven.
 //!
-//! Nothing here assumes the Deployment is named like the Service or labelled `app=<service>`:
-//! the workload is found through the pods' controller ownerReferences, and, when no pod
-//! matches (scaled to 0), through the pod-template labels of the namespace's workloads.
+//! Nothing here assumes the Deployment is named like the Service or labelled `app=<service>`,
+//! and nothing read from the cluster is trusted on its word: a pod's controller ownerReference
+//! must name a ReplicaSet by name **and** uid, that ReplicaSet's must name the Deployment by
+//! name and uid, the Deployment's selector must select the pod, and the Service's selector
+//! must match the Deployment's pod template. A broken link is [`ResolveError::BrokenLink`]
+//! (exit 3, naming it), never a guess. When no pod matches (scaled to 0), the workload is found
+//! through the pod-template labels of the namespace's workloads. Every workload name is
+//! checked as a DNS-1123 subdomain before later stages put it in a request path.
+//!
+//! Round trips: the Service GET, then one concurrent round of paged LISTs (pods by selector,
+//! ReplicaSets by selector, Deployments, StatefulSets); the links are checked locally.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, Service};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ListParams};
+
+use crate::names;
+
+/// Objects asked for per page of a LIST.
+pub const PAGE_LIMIT: u32 = 500;
+/// Pages read at most per LIST (so a hostile or huge namespace cannot grow memory unbounded).
+pub const MAX_PAGES: usize = 20;
 
 /// Discovery overrides from the command line (`--selector`, `--port`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,7 +38,7 @@ pub struct Overrides {
 }
 
 /// The kind of workload that owns the Service's pods.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum WorkloadKind {
     /// apps/v1 Deployment.
     Deployment,
@@ -54,8 +70,8 @@ impl std::fmt::Display for WorkloadKind {
     }
 }
 
-/// The workload behind a Service.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// The workload behind a Service. Its name is a valid DNS-1123 subdomain.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WorkloadRef {
     /// Deployment or StatefulSet.
     pub kind: WorkloadKind,
@@ -126,6 +142,16 @@ pub enum ResolveError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A link from the Service's pods to their workload does not hold (exit 3).
+    #[error("failed to prove which workload serves service {namespace}/{name}: {link}")]
+    BrokenLink {
+        /// Namespace.
+        namespace: String,
+        /// Service name.
+        name: String,
+        /// The link that does not hold, as a sentence (names quoted, control characters removed).
+        link: String,
+    },
     /// The API server refused or could not be reached.
     #[error("failed to {what}")]
     Api {
@@ -155,13 +181,37 @@ impl ResolveError {
     }
 }
 
+/// Lists every object `lp` selects, [`PAGE_LIMIT`] per page (`limit`/`continue`), at most
+/// [`MAX_PAGES`] pages.
+///
+/// # Errors
+/// The kube error of the first page that fails.
+pub async fn list_paged<K>(api: &Api<K>, lp: &ListParams) -> Result<Vec<K>, kube::Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut lp = lp.clone().limit(PAGE_LIMIT);
+    let mut items = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let page = api.list(&lp).await?;
+        items.extend(page.items);
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => lp = lp.continue_token(&token),
+            None => return Ok(items),
+        }
+    }
+    tracing::warn!("stopped listing after {MAX_PAGES} pages of {PAGE_LIMIT}");
+    Ok(items)
+}
+
 /// Finds the Service, its selector, workload and port.
 ///
 /// # Errors
 /// [`ResolveError::ServiceNotFound`] when the Service is missing, [`ResolveError::NoSelector`]
-/// when it selects nothing, [`ResolveError::InvalidSelector`] for a bad `--selector`, and
-/// [`ResolveError::Api`] (carrying the `kube::Error`) when the API fails. A selector that matches
-/// no pod and no workload is not an error: `Target.workload` is then `None`.
+/// when it selects nothing, [`ResolveError::InvalidSelector`] for a bad `--selector`,
+/// [`ResolveError::BrokenLink`] when a pod's chain of owners does not hold, and
+/// [`ResolveError::Api`] (carrying the `kube::Error`) when the API fails. A selector that
+/// matches no pod and no workload is not an error: `Target.workload` is then `None`.
 pub async fn resolve(
     client: &kube::Client,
     namespace: &str,
@@ -183,80 +233,211 @@ pub async fn resolve(
     if selector.is_empty() {
         return Err(ResolveError::NoSelector { namespace: namespace.into(), name: service.into() });
     }
+    // A Service's selector is validated by the API server, but a hostile or broken one must
+    // not smuggle another requirement into the query: only label-like keys and values pass.
+    if let Err(e) = parse_selector(&selector_string(&selector)) {
+        return Err(ResolveError::BrokenLink {
+            namespace: namespace.into(),
+            name: service.into(),
+            link: format!("its selector is not a plain equality selector ({e})"),
+        });
+    }
     let port = resolve_port(&svc, overrides.port);
 
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let pod_list = pods
-        .list(&ListParams::default().labels(&selector_string(&selector)))
-        .await
-        .map_err(api_err(format!("list pods of service {namespace}/{service}")))?
-        .items;
-    let mut workload = None;
-    let replica_sets: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
-    for (kind, name) in owners_by_count(&pod_list) {
-        match kind.as_str() {
-            "StatefulSet" => workload = Some(WorkloadRef { kind: WorkloadKind::StatefulSet, name }),
-            "ReplicaSet" => {
-                let rs = replica_sets
-                    .get_opt(&name)
-                    .await
-                    .map_err(api_err(format!("read replicaset {namespace}/{name}")))?;
-                let dep = rs.as_ref().and_then(|rs| controller_of(rs.metadata.owner_references.as_deref()));
-                if let Some(dep) = dep.filter(|d| d.kind == "Deployment") {
-                    workload = Some(WorkloadRef { kind: WorkloadKind::Deployment, name: dep.name.clone() });
+    // One concurrent round: everything the links are checked against.
+    let by_selector = ListParams::default().labels(&selector_string(&selector));
+    let (pods, replica_sets, deployments, statefulsets) = futures::try_join!(
+        async {
+            list_paged(&Api::<Pod>::namespaced(client.clone(), namespace), &by_selector)
+                .await
+                .map_err(api_err(format!("list pods of service {namespace}/{service}")))
+        },
+        async {
+            list_paged(&Api::<ReplicaSet>::namespaced(client.clone(), namespace), &by_selector)
+                .await
+                .map_err(api_err(format!("list replicasets of service {namespace}/{service}")))
+        },
+        async {
+            list_paged(&Api::<Deployment>::namespaced(client.clone(), namespace), &ListParams::default())
+                .await
+                .map_err(api_err(format!("list deployments in {namespace}")))
+        },
+        async {
+            list_paged(&Api::<StatefulSet>::namespaced(client.clone(), namespace), &ListParams::default())
+                .await
+                .map_err(api_err(format!("list statefulsets in {namespace}")))
+        },
+    )?;
+
+    let objects =
+        Objects { pods: &pods, replica_sets: &replica_sets, deployments: &deployments, statefulsets: &statefulsets };
+    let workload = match link(&selector, &objects) {
+        Ok(Some(w)) => Some(w),
+        Ok(None) => {
+            let mut candidates: Vec<(WorkloadRef, Option<&PodTemplateSpec>)> = Vec::new();
+            for d in &deployments {
+                if let Some(name) = d.metadata.name.clone().filter(|n| names::is_subdomain(n)) {
+                    candidates.push((
+                        WorkloadRef { kind: WorkloadKind::Deployment, name },
+                        d.spec.as_ref().map(|s| &s.template),
+                    ));
                 }
             }
-            _ => {}
+            for s in &statefulsets {
+                if let Some(name) = s.metadata.name.clone().filter(|n| names::is_subdomain(n)) {
+                    candidates.push((
+                        WorkloadRef { kind: WorkloadKind::StatefulSet, name },
+                        s.spec.as_ref().map(|s| &s.template),
+                    ));
+                }
+            }
+            pick_by_template(service, &selector, &candidates)
         }
-        if workload.is_some() {
-            break;
+        Err(link) => {
+            return Err(ResolveError::BrokenLink { namespace: namespace.into(), name: service.into(), link });
         }
-    }
-
-    if workload.is_none() {
-        let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-        let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-        let (deps, sets) = futures::try_join!(
-            async {
-                deployments
-                    .list(&ListParams::default())
-                    .await
-                    .map_err(api_err(format!("list deployments in {namespace}")))
-            },
-            async {
-                statefulsets
-                    .list(&ListParams::default())
-                    .await
-                    .map_err(api_err(format!("list statefulsets in {namespace}")))
-            },
-        )?;
-        let mut candidates: Vec<(WorkloadRef, Option<&PodTemplateSpec>)> = Vec::new();
-        for d in &deps.items {
-            let r = WorkloadRef { kind: WorkloadKind::Deployment, name: d.metadata.name.clone().unwrap_or_default() };
-            candidates.push((r, d.spec.as_ref().map(|s| &s.template)));
-        }
-        for s in &sets.items {
-            let r = WorkloadRef { kind: WorkloadKind::StatefulSet, name: s.metadata.name.clone().unwrap_or_default() };
-            candidates.push((r, s.spec.as_ref().map(|s| &s.template)));
-        }
-        workload = pick_by_template(service, &selector, &candidates);
-    }
+    };
 
     Ok(Target { namespace: namespace.into(), service_name: service.into(), service: svc, selector, workload, port })
 }
 
-/// The pods' controllers as (kind, name), the one owning most live pods first (then by name),
-/// so a Service that also selects a one-pod canary resolves to the main workload.
-pub fn owners_by_count(pods: &[Pod]) -> Vec<(String, String)> {
-    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for p in pods.iter().filter(|p| p.metadata.deletion_timestamp.is_none()) {
-        if let Some(o) = controller_of(p.metadata.owner_references.as_deref()) {
-            *counts.entry((o.kind.clone(), o.name.clone())).or_default() += 1;
+/// What the links are checked against.
+pub struct Objects<'a> {
+    /// The pods the selector selects.
+    pub pods: &'a [Pod],
+    /// The ReplicaSets the selector selects.
+    pub replica_sets: &'a [ReplicaSet],
+    /// The namespace's Deployments.
+    pub deployments: &'a [Deployment],
+    /// The namespace's StatefulSets.
+    pub statefulsets: &'a [StatefulSet],
+}
+
+/// A name from the cluster as shown in a sentence: quoted, cut, control characters removed.
+fn q(name: &str) -> String {
+    format!("{:?}", names::strip_controls(&name.chars().take(80).collect::<String>()))
+}
+
+fn owner_text(kind: &str, o: &OwnerReference) -> String {
+    format!("{kind} {} (uid {})", q(&o.name), q(&o.uid))
+}
+
+/// Proves the chain of every live selected pod that has a ReplicaSet or StatefulSet
+/// controller, and returns the workload serving most of them (then by kind and name), or
+/// `None` when no pod has such a controller.
+///
+/// # Errors
+/// The first broken link, as a sentence.
+pub fn link(selector: &BTreeMap<String, String>, objects: &Objects<'_>) -> Result<Option<WorkloadRef>, String> {
+    let mut counts: BTreeMap<WorkloadRef, usize> = BTreeMap::new();
+    for pod in objects.pods.iter().filter(|p| p.metadata.deletion_timestamp.is_none()) {
+        let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
+        let labels = pod.metadata.labels.as_ref();
+        // A server that ignored the label selector must not bring in other pods.
+        if !selector_matches(selector, labels) {
+            continue;
         }
+        let Some(owner) = controller_of(pod.metadata.owner_references.as_deref()) else { continue };
+        let (kind, name, template, workload_selector) = match owner.kind.as_str() {
+            "ReplicaSet" => {
+                let rs = objects
+                    .replica_sets
+                    .iter()
+                    .find(|rs| rs.metadata.name.as_deref() == Some(&owner.name) && rs.metadata.uid.as_deref() == Some(&owner.uid))
+                    .ok_or_else(|| {
+                        format!(
+                            "pod {} names {} as its controller, but no ReplicaSet with that name and uid carries the selected labels",
+                            q(pod_name),
+                            owner_text("ReplicaSet", owner)
+                        )
+                    })?;
+                // A ReplicaSet without a Deployment is not a workload self-heal acts on.
+                let Some(dep_ref) =
+                    controller_of(rs.metadata.owner_references.as_deref()).filter(|o| o.kind == "Deployment")
+                else {
+                    continue;
+                };
+                let dep = objects
+                    .deployments
+                    .iter()
+                    .find(|d| {
+                        d.metadata.name.as_deref() == Some(&dep_ref.name)
+                            && d.metadata.uid.as_deref() == Some(&dep_ref.uid)
+                    })
+                    .ok_or_else(|| {
+                        format!(
+                            "ReplicaSet {} names {} as its controller, but no Deployment has that name and uid",
+                            q(&owner.name),
+                            owner_text("Deployment", dep_ref)
+                        )
+                    })?;
+                let spec = dep.spec.as_ref();
+                (WorkloadKind::Deployment, &dep_ref.name, spec.map(|s| &s.template), spec.map(|s| &s.selector))
+            }
+            "StatefulSet" => {
+                let set = objects
+                    .statefulsets
+                    .iter()
+                    .find(|s| {
+                        s.metadata.name.as_deref() == Some(&owner.name) && s.metadata.uid.as_deref() == Some(&owner.uid)
+                    })
+                    .ok_or_else(|| {
+                        format!(
+                            "pod {} names {} as its controller, but no StatefulSet has that name and uid",
+                            q(pod_name),
+                            owner_text("StatefulSet", owner)
+                        )
+                    })?;
+                let spec = set.spec.as_ref();
+                (WorkloadKind::StatefulSet, &owner.name, spec.map(|s| &s.template), spec.map(|s| &s.selector))
+            }
+            _ => continue,
+        };
+        let shown = format!("{} {}", kind.as_kind(), q(name));
+        if names::validate_subdomain("workload name", name).is_err() {
+            return Err(format!("{shown} is not a valid Kubernetes name"));
+        }
+        if !workload_selector.is_some_and(|s| label_selector_selects(s, labels)) {
+            return Err(format!("the selector of {shown} does not select pod {}", q(pod_name)));
+        }
+        let template_labels = template.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.as_ref());
+        if !selector_matches(selector, template_labels) {
+            return Err(format!(
+                "the Service selects {} but the pod template of {shown} is not labelled so",
+                q(&selector_string(selector))
+            ));
+        }
+        *counts.entry(WorkloadRef { kind, name: name.clone() }).or_default() += 1;
     }
-    let mut owners: Vec<((String, String), usize)> = counts.into_iter().collect();
-    owners.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    owners.into_iter().map(|(o, _)| o).collect()
+    let best = counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
+    Ok(best.map(|(w, _)| w))
+}
+
+/// Whether a workload's `LabelSelector` (matchLabels and matchExpressions) selects `labels`.
+/// An empty selector selects nothing here (apps/v1 requires one).
+pub fn label_selector_selects(sel: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
+    let empty = BTreeMap::new();
+    let labels = labels.unwrap_or(&empty);
+    let match_labels = sel.match_labels.iter().flatten();
+    let exprs = sel.match_expressions.iter().flatten();
+    if sel.match_labels.as_ref().is_none_or(BTreeMap::is_empty)
+        && sel.match_expressions.as_ref().is_none_or(Vec::is_empty)
+    {
+        return false;
+    }
+    let labels_ok = match_labels.into_iter().all(|(k, v)| labels.get(k) == Some(v));
+    let exprs_ok = exprs.into_iter().all(|e| {
+        let values = e.values.as_deref().unwrap_or_default();
+        let got = labels.get(&e.key);
+        match e.operator.as_str() {
+            "In" => got.is_some_and(|v| values.contains(v)),
+            "NotIn" => got.is_none_or(|v| !values.contains(v)),
+            "Exists" => got.is_some(),
+            "DoesNotExist" => got.is_none(),
+            _ => false,
+        }
+    });
+    labels_ok && exprs_ok
 }
 
 /// The controller ownerReference among `owners`, if any.
@@ -434,17 +615,31 @@ mod tests {
             "template":{"metadata":{"labels":{"app":"sandfly","tier":"mcp"}},"spec":{"containers":[{"name":"server","image":"i"}]}}}})
     }
 
+    fn linked_pod() -> serde_json::Value {
+        json!({"metadata":{"name":"sandfly-core-6f74859f89-abcde","namespace":NS,"labels":{"app":"sandfly","tier":"mcp"},
+            "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"sandfly-core-6f74859f89","uid":"1","controller":true}]}})
+    }
+
+    fn linked_rs() -> serde_json::Value {
+        json!({"kind":"ReplicaSet","apiVersion":"apps/v1","metadata":{"name":"sandfly-core-6f74859f89","namespace":NS,"uid":"1",
+            "labels":{"app":"sandfly","tier":"mcp"},
+            "ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"sandfly-core","uid":"2","controller":true}]},
+            "spec":{"selector":{"matchLabels":{"app":"sandfly"}}}})
+    }
+
+    fn uid(mut v: serde_json::Value, uid: &str) -> serde_json::Value {
+        v["metadata"]["uid"] = json!(uid);
+        v
+    }
+
     #[tokio::test]
     async fn alias_service_resolves_through_owner_references() {
-        let pod = json!({"metadata":{"name":"sandfly-core-6f74859f89-abcde","namespace":NS,"labels":{"app":"sandfly"},
-            "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"sandfly-core-6f74859f89","uid":"1","controller":true}]}});
-        let rs = json!({"kind":"ReplicaSet","apiVersion":"apps/v1","metadata":{"name":"sandfly-core-6f74859f89","namespace":NS,
-            "ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"sandfly-core","uid":"2","controller":true}]},
-            "spec":{"selector":{"matchLabels":{"app":"sandfly"}}}});
         let (client, log) = fake_api::start(vec![
             ("/services/sandfly-alias", 200, alias_service()),
-            ("/pods", 200, list("PodList", vec![pod])),
-            ("/replicasets/sandfly-core-6f74859f89", 200, rs),
+            ("/pods", 200, list("PodList", vec![linked_pod()])),
+            ("/replicasets", 200, list("ReplicaSetList", vec![linked_rs()])),
+            ("/deployments", 200, list("DeploymentList", vec![uid(core_deployment(), "2")])),
+            ("/statefulsets", 200, list("StatefulSetList", vec![])),
         ])
         .await;
         let t = resolve(&client, NS, "sandfly-alias", &Overrides::default()).await.unwrap();
@@ -452,6 +647,82 @@ mod tests {
         assert_eq!(t.port.map(|p| p.port), Some(80));
         let seen = log.lock().unwrap().clone();
         assert!(seen.iter().any(|r| r.contains("/pods?") && r.contains("labelSelector=app%3Dsandfly")), "{seen:?}");
+        // Lists are paged.
+        assert!(seen.iter().filter(|r| !r.contains("/services/")).all(|r| r.contains("limit=500")), "{seen:?}");
+        // The Service, then one round of four lists: no GET by a name read from the cluster.
+        assert_eq!(seen.len(), 5, "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn a_hostile_owner_reference_is_a_broken_link_not_a_target() {
+        // The pod claims the victim's ReplicaSet (by name, with a made-up uid).
+        let victim_rs = json!({"metadata":{"name":"victim-5d8f","namespace":NS,"uid":"v1","labels":{"app":"victim"},
+            "ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"victim","uid":"v2","controller":true}]}});
+        let victim = json!({"metadata":{"name":"victim","namespace":NS,"uid":"v2"},"spec":{
+            "selector":{"matchLabels":{"app":"victim"}},"template":{"metadata":{"labels":{"app":"victim"}}}}});
+        let pod = |rs_uid: &str, labels: serde_json::Value| {
+            json!({"metadata":{"name":"evil","namespace":NS,"labels":labels,
+            "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"victim-5d8f","uid":rs_uid,"controller":true}]}})
+        };
+        let rs = |v: &serde_json::Value| serde_json::from_value::<ReplicaSet>(v.clone()).unwrap();
+        let dep = |v: &serde_json::Value| serde_json::from_value::<Deployment>(v.clone()).unwrap();
+        let sel = parse_selector("app=sandfly").unwrap();
+        // Wrong uid; then the right uid but a ReplicaSet the Service's selector does not carry.
+        for p in [pod("forged", json!({"app":"sandfly"})), pod("v1", json!({"app":"sandfly","x":"y"}))] {
+            let pods = [serde_json::from_value::<Pod>(p).unwrap()];
+            let objects = Objects { pods: &pods, replica_sets: &[], deployments: &[dep(&victim)], statefulsets: &[] };
+            let err = link(&sel, &objects).unwrap_err();
+            assert!(err.contains("ReplicaSet \"victim-5d8f\"") && err.contains("no ReplicaSet"), "{err}");
+        }
+        // Everything named right (the RS listed too, e.g. it also carries the label), but the
+        // victim's selector does not select the pod.
+        let pods = [serde_json::from_value::<Pod>(pod("v1", json!({"app":"sandfly"}))).unwrap()];
+        let objects =
+            Objects { pods: &pods, replica_sets: &[rs(&victim_rs)], deployments: &[dep(&victim)], statefulsets: &[] };
+        let err = link(&sel, &objects).unwrap_err();
+        assert!(err.contains("selector of Deployment \"victim\" does not select pod \"evil\""), "{err}");
+        // The pod also carries the victim's labels: the victim's template still does not match
+        // the Service's selector.
+        let pods = [serde_json::from_value::<Pod>(pod("v1", json!({"app":"sandfly","x":"victim"}))).unwrap()];
+        let mut victim_both = victim.clone();
+        victim_both["spec"]["selector"] = json!({"matchLabels":{"x":"victim"}});
+        let objects = Objects {
+            pods: &pods,
+            replica_sets: &[rs(&victim_rs)],
+            deployments: &[dep(&victim_both)],
+            statefulsets: &[],
+        };
+        let err = link(&sel, &objects).unwrap_err();
+        assert!(err.contains("pod template of Deployment \"victim\""), "{err}");
+        // A Deployment uid that does not match.
+        let mut other_uid = victim.clone();
+        other_uid["metadata"]["uid"] = json!("v3");
+        let objects = Objects {
+            pods: &pods,
+            replica_sets: &[rs(&victim_rs)],
+            deployments: &[dep(&other_uid)],
+            statefulsets: &[],
+        };
+        assert!(link(&sel, &objects).unwrap_err().contains("no Deployment has that name and uid"));
+    }
+
+    #[tokio::test]
+    async fn a_path_escaping_owner_name_is_never_requested() {
+        let evil = "../../../../api/v1/namespaces/kube-system/secrets/admin-token?x=";
+        let pod = json!({"metadata":{"name":"p","namespace":NS,"labels":{"app":"sandfly"},
+            "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":evil,"uid":"1","controller":true}]}});
+        let (client, log) = fake_api::start(vec![
+            ("/services/sandfly-alias", 200, alias_service()),
+            ("/pods", 200, list("PodList", vec![pod])),
+            ("/replicasets", 200, list("ReplicaSetList", vec![])),
+            ("/deployments", 200, list("DeploymentList", vec![])),
+            ("/statefulsets", 200, list("StatefulSetList", vec![])),
+        ])
+        .await;
+        let e = resolve(&client, NS, "sandfly-alias", &Overrides::default()).await.unwrap_err();
+        assert!(matches!(e, ResolveError::BrokenLink { .. }), "{e:?}");
+        let seen = log.lock().unwrap().clone();
+        assert!(!seen.iter().any(|r| r.contains("secrets") || r.contains("..")), "{seen:?}");
     }
 
     #[tokio::test]
@@ -461,6 +732,7 @@ mod tests {
         let (client, _) = fake_api::start(vec![
             ("/services/sandfly-alias", 200, alias_service()),
             ("/pods", 200, list("PodList", vec![])),
+            ("/replicasets", 200, list("ReplicaSetList", vec![])),
             ("/deployments", 200, list("DeploymentList", vec![other, core_deployment()])),
             ("/statefulsets", 200, list("StatefulSetList", vec![])),
         ])
@@ -474,6 +746,7 @@ mod tests {
         let (client, _) = fake_api::start(vec![
             ("/services/sandfly-alias", 200, alias_service()),
             ("/pods", 200, list("PodList", vec![])),
+            ("/replicasets", 200, list("ReplicaSetList", vec![])),
             ("/deployments", 200, list("DeploymentList", vec![])),
             ("/statefulsets", 200, list("StatefulSetList", vec![])),
         ])
@@ -508,25 +781,77 @@ mod tests {
     }
 
     #[test]
-    fn the_owner_of_most_live_pods_comes_first() {
+    fn the_workload_of_most_live_pods_comes_first() {
         let pod = |name: &str, rs: &str, deleting: bool| -> Pod {
-            let mut v = json!({"metadata":{"name":name,"ownerReferences":[
-                {"apiVersion":"apps/v1","kind":"ReplicaSet","name":rs,"uid":"1","controller":true}]}});
+            let mut v = json!({"metadata":{"name":name,"labels":{"app":"a"},"ownerReferences":[
+                {"apiVersion":"apps/v1","kind":"ReplicaSet","name":rs,"uid":format!("u-{rs}"),"controller":true}]}});
             if deleting {
                 v["metadata"]["deletionTimestamp"] = json!("2026-11-28T10:00:00Z");
             }
             serde_json::from_value(v).unwrap()
         };
+        let rs = |name: &str, dep: &str| -> ReplicaSet {
+            serde_json::from_value(json!({"metadata":{"name":name,"uid":format!("u-{name}"),"ownerReferences":[
+                {"apiVersion":"apps/v1","kind":"Deployment","name":dep,"uid":format!("d-{dep}"),"controller":true}]}}))
+            .unwrap()
+        };
+        let dep = |name: &str| -> Deployment {
+            serde_json::from_value(json!({"metadata":{"name":name,"uid":format!("d-{name}")},"spec":{
+                "selector":{"matchLabels":{"app":"a"}},"template":{"metadata":{"labels":{"app":"a"}}}}}))
+            .unwrap()
+        };
         let pods = vec![
-            pod("a-canary", "a-canary-1", false),
+            pod("a-canary", "canary-1", false),
             pod("b-1", "main-1", false),
             pod("b-2", "main-1", false),
-            pod("c-1", "zzz-old", true),
-            pod("c-2", "zzz-old", true),
-            pod("c-3", "zzz-old", true),
+            pod("c-1", "zzz-1", true),
+            pod("c-2", "zzz-1", true),
+            pod("c-3", "zzz-1", true),
         ];
-        let owners = owners_by_count(&pods);
-        assert_eq!(owners, vec![("ReplicaSet".into(), "main-1".into()), ("ReplicaSet".into(), "a-canary-1".into())]);
+        let sets = [rs("canary-1", "canary"), rs("main-1", "main")];
+        let deps = [dep("canary"), dep("main")];
+        let objects = Objects { pods: &pods, replica_sets: &sets, deployments: &deps, statefulsets: &[] };
+        let w = link(&parse_selector("app=a").unwrap(), &objects).unwrap();
+        assert_eq!(w, Some(WorkloadRef { kind: WorkloadKind::Deployment, name: "main".into() }));
+    }
+
+    #[test]
+    fn statefulset_links_need_name_uid_and_selectors() {
+        let pod = |uid: &str| -> Pod {
+            serde_json::from_value(json!({"metadata":{"name":"db-0","labels":{"app":"db"},"ownerReferences":[
+                {"apiVersion":"apps/v1","kind":"StatefulSet","name":"db","uid":uid,"controller":true}]}}))
+            .unwrap()
+        };
+        let set = |name: &str| -> StatefulSet {
+            serde_json::from_value(json!({"metadata":{"name":name,"uid":"s1"},"spec":{"serviceName":"db",
+                "selector":{"matchLabels":{"app":"db"}},"template":{"metadata":{"labels":{"app":"db"}}}}}))
+            .unwrap()
+        };
+        let sel = parse_selector("app=db").unwrap();
+        let pods = [pod("s1")];
+        let sets = [set("db")];
+        let objects = Objects { pods: &pods, replica_sets: &[], deployments: &[], statefulsets: &sets };
+        assert_eq!(link(&sel, &objects), Ok(Some(WorkloadRef { kind: WorkloadKind::StatefulSet, name: "db".into() })));
+        let pods = [pod("other")];
+        let objects = Objects { pods: &pods, replica_sets: &[], deployments: &[], statefulsets: &sets };
+        assert!(link(&sel, &objects).unwrap_err().contains("no StatefulSet has that name and uid"));
+        // Pods without a controller, or with one of another kind, prove nothing and break nothing.
+        let bare: Pod = serde_json::from_value(json!({"metadata":{"name":"debug","labels":{"app":"db"}}})).unwrap();
+        let objects =
+            Objects { pods: std::slice::from_ref(&bare), replica_sets: &[], deployments: &[], statefulsets: &sets };
+        assert_eq!(link(&sel, &objects), Ok(None));
+    }
+
+    #[test]
+    fn label_selectors_with_expressions() {
+        let sel: LabelSelector = serde_json::from_value(json!({"matchLabels":{"app":"a"},"matchExpressions":[
+            {"key":"tier","operator":"In","values":["x","y"]},{"key":"canary","operator":"DoesNotExist"}]}))
+        .unwrap();
+        let labels = |v: serde_json::Value| -> BTreeMap<String, String> { serde_json::from_value(v).unwrap() };
+        assert!(label_selector_selects(&sel, Some(&labels(json!({"app":"a","tier":"x"})))));
+        assert!(!label_selector_selects(&sel, Some(&labels(json!({"app":"a","tier":"z"})))));
+        assert!(!label_selector_selects(&sel, Some(&labels(json!({"app":"a","tier":"x","canary":"1"})))));
+        assert!(!label_selector_selects(&LabelSelector::default(), Some(&labels(json!({"app":"a"})))));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Safety kept in the cluster, so it survives restarts and several orchestrator replicas: one
-//! `coordination.k8s.io/v1` Lease per service (`self-heal-<service>`) is the healer's lock, and
-//! its annotations carry the breaker (remediation times within a window).
+//! `coordination.k8s.io/v1` Lease per workload (`self-heal-deployment-<name>`), so that every
+//! Service of one Deployment shares one lock and one breaker, is the healer's lock; its
+//! annotations carry the breaker (remediation times within a window). The holder identity is
+//! random (plus host and pid for humans), so two hosts never take it for one another.
 
 use std::time::Duration;
 
@@ -14,13 +16,45 @@ use tokio::time::Instant;
 
 use crate::act::{patch_params, post_params};
 use crate::client::WATCH_TIMEOUT_SECS;
+use crate::resolve::WorkloadRef;
 
 /// Annotation on the Lease: JSON array of RFC 3339 times of recent remediations.
 pub const REMEDIATIONS: &str = "self-heal.dev/remediations";
 
-/// The Lease name for a service.
-pub fn lease_name(service: &str) -> String {
-    format!("self-heal-{service}")
+/// The Lease name for a workload: `self-heal-<kind>-<name>`; without a workload (nothing to
+/// act on yet), `self-heal-<service>`. Names too long for a Lease end in a hash of the whole.
+/// The result is always a valid DNS-1123 subdomain (the workload name was validated).
+pub fn lease_name(workload: Option<&WorkloadRef>, service: &str) -> String {
+    let name = match workload {
+        Some(w) => format!("self-heal-{}-{}", w.kind.as_kubectl(), w.name),
+        None => format!("self-heal-{service}"),
+    };
+    if name.len() <= 253 && crate::names::is_subdomain(&name) {
+        return name;
+    }
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("self-heal-{}-{hash:016x}", workload.map_or("service", |w| w.kind.as_kubectl()))
+}
+
+/// A holder identity for one run: 128 random bits, then host and pid for humans, e.g.
+/// `3f9c...e1 (host worker-1, pid 4242)`.
+pub fn holder_identity() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // std seeds each RandomState from the OS's random source.
+    let random = |salt: u64| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(salt);
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        h.finish()
+    };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().chars().filter(|c| c.is_ascii_graphic()).take(63).collect::<String>())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string());
+    format!("{:016x}{:016x} (host {host}, pid {})", random(1), random(2), std::process::id())
 }
 
 /// Why the lock could not be taken or updated.
@@ -137,9 +171,12 @@ fn lease_expiry(lease: &Lease) -> Option<jiff::Timestamp> {
     renewed.checked_add(jiff::SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(0)))).ok()
 }
 
-fn remaining_secs(deadline: Instant) -> i32 {
-    let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64().ceil();
-    (left as i32).max(1)
+/// The one place that decides how long a taken Lease lasts: what is left of the run's
+/// deadline (whole seconds, at least 1, at most [`crate::cli::MAX_TIMEOUT`]), so a killed run
+/// blocks others no longer than its own deadline.
+pub fn lease_duration_secs(deadline: Instant) -> i32 {
+    let left = deadline.saturating_duration_since(Instant::now()).min(crate::cli::MAX_TIMEOUT);
+    (left.as_secs_f64().ceil() as i32).max(1)
 }
 
 fn take(lease: &mut Lease, holder: &str, deadline: Instant, now: jiff::Timestamp) {
@@ -149,12 +186,12 @@ fn take(lease: &mut Lease, holder: &str, deadline: Instant, now: jiff::Timestamp
             Some(spec.lease_transitions.unwrap_or(0) + if spec.holder_identity.is_some() { 1 } else { 0 });
     }
     spec.holder_identity = Some(holder.to_string());
-    spec.lease_duration_seconds = Some(remaining_secs(deadline));
+    spec.lease_duration_seconds = Some(lease_duration_secs(deadline));
     spec.acquire_time = Some(MicroTime(now));
     spec.renew_time = Some(MicroTime(now));
 }
 
-/// Takes the per-service heal lock. If another healer holds an unexpired lease, waits by
+/// Takes the heal lock `name` (see [`lease_name`]). If another healer holds an unexpired lease, waits by
 /// watching the Lease until it is released or expires, or until `deadline`. An expired lease is
 /// taken over with a resourceVersion precondition (a 409 means someone was faster: look again).
 ///
@@ -164,12 +201,12 @@ fn take(lease: &mut Lease, holder: &str, deadline: Instant, now: jiff::Timestamp
 pub async fn acquire(
     client: &Client,
     ns: &str,
-    service: &str,
+    name: &str,
     holder: &str,
     deadline: Instant,
 ) -> Result<LockGuard, LockError> {
     let api: Api<Lease> = Api::namespaced(client.clone(), ns);
-    let name = lease_name(service);
+    let name = name.to_string();
     let err = |what| {
         let (namespace, name) = (ns.to_string(), name.clone());
         move |source| LockError::Api { what, namespace, name, source }
@@ -341,7 +378,9 @@ mod tests {
             }
         })
         .await;
-        let guard = acquire(&client, "ns", "web", "me", Instant::now() + Duration::from_secs(30)).await.unwrap();
+        let guard = acquire(&client, "ns", "self-heal-deployment-web", "me", Instant::now() + Duration::from_secs(30))
+            .await
+            .unwrap();
         let spec = guard.lease().spec.clone().unwrap();
         assert_eq!(spec.holder_identity.as_deref(), Some("me"));
         assert!((29..=30).contains(&spec.lease_duration_seconds.unwrap()), "{spec:?}");
@@ -365,9 +404,39 @@ mod tests {
         })
         .await;
         let started = Instant::now();
-        let err = acquire(&client, "ns", "web", "me", Instant::now() + Duration::from_millis(600)).await.unwrap_err();
+        let err = acquire(&client, "ns", "self-heal-deployment-web", "me", Instant::now() + Duration::from_millis(600))
+            .await
+            .unwrap_err();
         assert!(matches!(&err, LockError::Busy { holder } if holder == "other-pod"), "{err:?}");
         assert!(started.elapsed() >= Duration::from_millis(550), "returned before the deadline");
+    }
+
+    #[test]
+    fn one_lease_per_workload_always_a_valid_name() {
+        use crate::resolve::WorkloadKind;
+        let dep = |name: &str| WorkloadRef { kind: WorkloadKind::Deployment, name: name.into() };
+        // Two Services of one Deployment share the lease.
+        assert_eq!(lease_name(Some(&dep("web")), "web-a"), lease_name(Some(&dep("web")), "web-b"));
+        assert_eq!(lease_name(Some(&dep("web")), "x"), "self-heal-deployment-web");
+        assert_eq!(lease_name(None, "web"), "self-heal-web");
+        let long = lease_name(Some(&dep(&"a".repeat(250))), "x");
+        assert!(long.len() <= 253 && crate::names::is_subdomain(&long), "{long}");
+        assert_ne!(long, lease_name(Some(&dep(&"b".repeat(250))), "x"));
+    }
+
+    #[test]
+    fn holder_identities_are_random_and_name_the_host() {
+        let (a, b) = (holder_identity(), holder_identity());
+        assert_ne!(a, b);
+        assert!(a.contains(&format!("pid {}", std::process::id())), "{a}");
+        assert!(a.split(' ').next().unwrap().len() == 32, "{a}");
+    }
+
+    #[test]
+    fn the_lease_lasts_at_most_the_capped_deadline() {
+        let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
+        assert_eq!(lease_duration_secs(far), 3600);
+        assert_eq!(lease_duration_secs(Instant::now()), 1);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Proof that the service answers: first the Service has ready endpoints (by watching its
 //! EndpointSlices), then a probe chosen by `--probe` (`http`, `mcp` or `tcp`), retried with a
-//! short back-off until it succeeds or the deadline passes. Probes go straight to the URL when
-//! its host resolves, else through the API server's service proxy ([`route`]).
+//! short back-off until it succeeds or the deadline passes. Probes go straight to the URL only
+//! when it names the Service itself and resolves, else through the API server's service proxy
+//! ([`route`]); either way only the Service is probed, no redirect is followed and at most
+//! 64 KiB of an answer is read.
 
 pub mod mcp;
 pub mod probe;
@@ -20,7 +22,7 @@ use url::Url;
 
 use crate::client::WATCH_TIMEOUT_SECS;
 use crate::events::CheckKind;
-use mcp::{KubePoster, McpProbe, RmcpProbe};
+use mcp::{BoundedProbe, KubePoster, McpProbe};
 use probe::Attempt;
 pub use route::{Route, Target};
 
@@ -55,6 +57,8 @@ pub struct VerifyRequest {
     pub namespace: String,
     /// The Service.
     pub service: String,
+    /// The Service's ClusterIPs (a URL whose host is one of them names the Service).
+    pub cluster_ips: Vec<String>,
     /// The Service port to probe through the proxy (default: the URL's port, else the only one).
     pub port: Option<u16>,
     /// The URL callers use, if known.
@@ -114,7 +118,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(3);
 /// answers, so a service's 503 through the proxy would show as "no answer within 5s" instead
 /// of its status (the verdict, not alive, is the same either way).
 pub async fn verify(client: &Client, req: &VerifyRequest, on_check: impl FnMut(&CheckResult)) -> VerifyOutcome {
-    verify_with(client, req, &RmcpProbe, on_check).await
+    let mcp_probe = BoundedProbe { client: probe::direct_client().map_err(|e| probe::error_chain(&e)) };
+    verify_with(client, req, &mcp_probe, on_check).await
 }
 
 /// Verifies: endpoints first, then the probe. `on_check` sees each final result and, while a
@@ -132,8 +137,15 @@ pub async fn verify_with(
     if !endpoints.ok {
         return VerifyOutcome { ok: false, checks };
     }
-    let target =
-        route::choose(&req.namespace, &req.service, req.port, req.url.as_ref(), req.health_path.as_deref()).await;
+    let target = route::choose(
+        &req.namespace,
+        &req.service,
+        &req.cluster_ips,
+        req.port,
+        req.url.as_ref(),
+        req.health_path.as_deref(),
+    )
+    .await;
     let result = probe_until(client, req, &target, mcp_probe, &mut on_check).await;
     on_check(&result);
     let ok = result.ok;
@@ -148,7 +160,7 @@ async fn probe_until(
     mcp_probe: &dyn McpProbe,
     on_check: &mut impl FnMut(&CheckResult),
 ) -> CheckResult {
-    let http = reqwest::Client::builder().build();
+    let http = probe::direct_client();
     let kind = req.probe.check_kind();
     let mut backoff = BACKOFF_START;
     let mut last_reported = String::new();
@@ -296,6 +308,7 @@ mod tests {
         VerifyRequest {
             namespace: "ns".into(),
             service: "web".into(),
+            cluster_ips: vec![],
             port: None,
             url: Some("http://web.ns.svc.cluster.local:3000/mcp".parse().unwrap()),
             probe,

@@ -5,8 +5,11 @@ use std::io::{IsTerminal, Write};
 use clap::{CommandFactory, Parser};
 use self_heal::cli::{Cli, Invocation, plan};
 use self_heal::exit;
+use self_heal::report::{reserve_std_fds, stderr_line};
 
 fn main() {
+    // Before anything opens a file or socket: a closed stdout/stderr gets /dev/null.
+    reserve_std_fds();
     // kube and reqwest both use rustls; one process-wide provider avoids a runtime panic.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 
@@ -32,7 +35,7 @@ fn main() {
             match clap_mangen::Man::new(Cli::command()).render(&mut buf) {
                 Ok(()) => write_stdout(&buf, "man page"),
                 Err(e) => {
-                    eprintln!("self-heal: failed to render the man page: {e}");
+                    stderr_line(&format!("failed to render the man page: {e}"));
                     exit::NOT_HEALED
                 }
             }
@@ -42,7 +45,7 @@ fn main() {
             match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt.block_on(self_heal::heal::execute(plan)),
                 Err(e) => {
-                    eprintln!("self-heal: failed to start the async runtime: {e}");
+                    stderr_line(&format!("failed to start the async runtime: {e}"));
                     exit::NOT_HEALED
                 }
             }
@@ -58,14 +61,14 @@ fn write_stdout(bytes: &[u8], what: &str) -> i32 {
         Ok(()) => exit::OK,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
         Err(e) => {
-            eprintln!("self-heal: failed to write the {what}: {e}");
+            stderr_line(&format!("failed to write the {what}: {e}"));
             exit::NOT_HEALED
         }
     }
 }
 
 fn usage_exit(message: &str) -> ! {
-    eprintln!("self-heal: {message}");
+    stderr_line(message);
     std::process::exit(exit::USAGE);
 }
 

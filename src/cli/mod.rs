@@ -89,17 +89,19 @@ pub struct TopTarget {
     pub url: Option<String>,
 }
 
-/// Options shared by all commands; each also comes from `SELF_HEAL_<NAME>`.
+/// Options shared by all commands. Those that cannot choose the cluster, widen permissions or
+/// loosen safety also come from `SELF_HEAL_<NAME>` (see [`ENV_OPTIONS`]).
 #[derive(Debug, Args)]
 pub struct GlobalOpts {
     /// Namespace of the service [default: from the URL host SERVICE.NS.svc..., else cortex-system].
     #[arg(short = 'n', long, global = true, env = "SELF_HEAL_NAMESPACE", hide_env_values = true, value_name = "NS")]
     pub namespace: Option<String>,
-    /// Kubeconfig context to use (as kubectl's --context).
-    #[arg(long, global = true, env = "SELF_HEAL_CONTEXT", hide_env_values = true, value_name = "NAME")]
+    /// Kubeconfig context to use (as kubectl's --context; a flag only, never from the environment).
+    #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
-    /// Kubeconfig file to use [default: $KUBECONFIG, ~/.kube/config, then in-cluster].
-    #[arg(long, global = true, env = "SELF_HEAL_KUBECONFIG", hide_env_values = true, value_name = "FILE")]
+    /// Kubeconfig file to use [default: $KUBECONFIG, ~/.kube/config, then in-cluster] (a flag
+    /// only: no SELF_HEAL_ variable chooses the cluster).
+    #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<std::path::PathBuf>,
     /// Output format [default: human on a terminal, else ndjson].
     #[arg(
@@ -115,15 +117,15 @@ pub struct GlobalOpts {
     /// Plan and send server-side dry-run requests; change nothing.
     #[arg(long, global = true, env = "SELF_HEAL_DRY_RUN", hide_env_values = true)]
     pub dry_run: bool,
-    /// Overall deadline, e.g. 110s, 2m.
+    /// Overall deadline, e.g. 110s, 2m; at most 1h (the heal lock lasts as long).
     #[arg(long, global = true, env = "SELF_HEAL_TIMEOUT", hide_env_values = true, value_name = "DUR", default_value = "110s",
-          value_parser = parse_duration)]
+          value_parser = parse_timeout)]
     pub timeout: Duration,
     /// How verification proves the service answers.
     #[arg(long, global = true, env = "SELF_HEAL_PROBE", hide_env_values = true, value_enum, default_value_t = ProbeArg::Http)]
     pub probe: ProbeArg,
-    /// Permit an action that is off by default (repeatable).
-    #[arg(long, global = true, env = "SELF_HEAL_ALLOW", hide_env_values = true, value_enum, action = ArgAction::Append,
+    /// Permit an action that is off by default (repeatable; a flag only).
+    #[arg(long, global = true, value_enum, action = ArgAction::Append,
           value_delimiter = ',', value_name = "ACTION")]
     pub allow: Vec<AllowArg>,
     /// More logging on stderr (repeatable; RUST_LOG overrides; env: a count).
@@ -132,7 +134,7 @@ pub struct GlobalOpts {
     /// Less logging on stderr (repeatable; env: a count).
     #[arg(short = 'q', long, global = true, action = ArgAction::Count, env = "SELF_HEAL_QUIET", hide_env_values = true)]
     pub quiet: u8,
-    /// Label selector of the pods, overriding the Service's own selector (e.g. app=x,tier!=db).
+    /// Label selector of the pods, overriding the Service's own selector (equality only, e.g. app=x,tier=db).
     #[arg(long, global = true, env = "SELF_HEAL_SELECTOR", hide_env_values = true, value_name = "SELECTOR")]
     pub selector: Option<String>,
     /// Path to probe on the service, overriding the URL's path (starts with '/').
@@ -141,19 +143,11 @@ pub struct GlobalOpts {
     /// Service port to probe, overriding discovery.
     #[arg(long, global = true, env = "SELF_HEAL_PORT", hide_env_values = true, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
-    /// At most this many remediations per service per breaker window.
-    #[arg(
-        long,
-        global = true,
-        env = "SELF_HEAL_MAX_REMEDIATIONS",
-        hide_env_values = true,
-        value_name = "N",
-        default_value_t = 3
-    )]
+    /// At most this many remediations per workload per breaker window (a flag only).
+    #[arg(long, global = true, value_name = "N", default_value_t = 3)]
     pub max_remediations: u32,
-    /// Window of the remediation breaker, e.g. 10m.
-    #[arg(long, global = true, env = "SELF_HEAL_BREAKER_WINDOW", hide_env_values = true, value_name = "DUR", default_value = "10m",
-          value_parser = parse_duration)]
+    /// Window of the remediation breaker, e.g. 10m (a flag only).
+    #[arg(long, global = true, value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
     pub breaker_window: Duration,
 }
 
@@ -191,6 +185,37 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The longest `--timeout` (also the longest the heal lock can be held by a killed run).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The environment variables that set options, as `--help` and README list them. Options that
+/// choose the cluster (`--kubeconfig`, `--context`), widen permissions (`--allow`) or loosen
+/// safety (`--max-remediations`, `--breaker-window`) are flags only.
+pub const ENV_OPTIONS: &[(&str, &str)] = &[
+    ("SELF_HEAL_NAMESPACE", "-n/--namespace"),
+    ("SELF_HEAL_OUTPUT", "-o/--output"),
+    ("SELF_HEAL_DRY_RUN", "--dry-run"),
+    ("SELF_HEAL_TIMEOUT", "--timeout (at most 1h, as the flag)"),
+    ("SELF_HEAL_PROBE", "--probe"),
+    ("SELF_HEAL_SELECTOR", "--selector"),
+    ("SELF_HEAL_HEALTH_PATH", "--health-path"),
+    ("SELF_HEAL_PORT", "--port"),
+    ("SELF_HEAL_VERBOSE", "-v (a count)"),
+    ("SELF_HEAL_QUIET", "-q (a count)"),
+    ("SELF_HEAL_ERROR", "ERROR"),
+    ("SELF_HEAL_URL", "URL"),
+];
+
+/// `--timeout`: a duration above zero and at most [`MAX_TIMEOUT`]; any text, however large,
+/// is an error, never a panic.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > MAX_TIMEOUT {
+        return Err(format!("must be at most {}", humantime::format_duration(MAX_TIMEOUT)));
+    }
+    Ok(d)
+}
+
 /// The text after `--help`: exit codes and environment.
 pub fn after_long_help() -> String {
     use crate::exit;
@@ -207,10 +232,12 @@ pub fn after_long_help() -> String {
     for (code, meaning) in rows {
         s.push_str(&format!("  {code:>3}  {meaning}\n"));
     }
+    s.push_str("\nEnvironment (a flag on the command line wins):\n");
+    for (var, option) in ENV_OPTIONS {
+        s.push_str(&format!("  {var:<22} {option}\n"));
+    }
     s.push_str(
-        "\nEnvironment:\n  \
-         Every option also comes from SELF_HEAL_<NAME> (e.g. SELF_HEAL_NAMESPACE, SELF_HEAL_TIMEOUT);\n  \
-         a flag on the command line wins. SELF_HEAL_ERROR and SELF_HEAL_URL supply ERROR and URL.\n  \
+        "  --kubeconfig, --context, --allow, --max-remediations and --breaker-window are flags only.\n  \
          ERROR `-` reads the error text from stdin (for texts beyond the OS's 128 KiB argument limit).\n  \
          Put `--` before SERVICE when ERROR may start with '-'.\n  \
          KUBECONFIG, ~/.kube/config, then in-cluster config are tried, as kubectl does.\n  \

@@ -195,8 +195,16 @@ pub fn plan_with_stdin(cli: Cli, stdout_is_tty: bool, stdin: &mut dyn Read) -> R
         None => None,
     };
     if let Some(sel) = &opts.selector {
-        validate_selector(sel)
-            .map_err(|reason| UsageError::Selector { selector: sel.chars().take(200).collect(), reason })?;
+        let shown = || crate::names::strip_controls(&sel.chars().take(200).collect::<String>());
+        validate_selector(sel).map_err(|reason| UsageError::Selector { selector: shown(), reason })?;
+        // A Service can only select by equality: say so now, before connecting.
+        crate::resolve::parse_selector(sel).map_err(|e| UsageError::Selector {
+            selector: shown(),
+            reason: match e {
+                crate::resolve::ResolveError::InvalidSelector { reason, .. } => reason,
+                other => other.to_string(),
+            },
+        })?;
     }
     if let Some(p) = &opts.health_path
         && !is_safe_path(p)
@@ -238,10 +246,23 @@ pub fn plan_with_stdin(cli: Cli, stdout_is_tty: bool, stdin: &mut dyn Read) -> R
 }
 
 fn parse_url(u: &str) -> Result<url::Url, UsageError> {
-    let shown = || u.chars().take(200).collect::<String>();
-    let parsed = url::Url::parse(u).map_err(|e| UsageError::Url { url: shown(), reason: e.to_string() })?;
+    let shown = || crate::names::strip_controls(&u.chars().take(200).collect::<String>());
+    let mut parsed = url::Url::parse(u).map_err(|e| UsageError::Url { url: shown(), reason: e.to_string() })?;
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(UsageError::Url { url: shown(), reason: "it has no host".to_string() });
+    }
+    // Credentials in the URL are never sent nor shown.
+    let _ = parsed.set_password(None);
+    let _ = parsed.set_username("");
+    let path = match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_string(),
+    };
+    if !is_safe_path(&path) {
+        return Err(UsageError::Url {
+            url: parsed.to_string().chars().take(200).collect(),
+            reason: "its path must stay below the service: no '..' segments (also not encoded or as '..;'), spaces or control characters".to_string(),
+        });
     }
     Ok(parsed)
 }
@@ -405,12 +426,16 @@ fn check_value(v: &str) -> Result<(), String> {
 }
 
 /// A probe path that stays below the service when appended to the API server's service-proxy
-/// path: absolute, no `..` segment, no whitespace, control characters, `\\` or fragment.
-fn is_safe_path(p: &str) -> bool {
+/// path: absolute; no `.` or `..` segment, also not as `..;` (a path parameter) or
+/// percent-encoded (`%2e`, `%2f`, `%5c`, and `%25` for double encoding); no whitespace,
+/// control characters, `\\` or fragment. The same check applies to `--health-path` and to the
+/// URL's path.
+pub fn is_safe_path(p: &str) -> bool {
+    let lower = p.to_ascii_lowercase();
     p.starts_with('/')
-        && !p.split(['/', '?']).any(|seg| seg == ".." || seg == ".")
+        && !p.split(['/', '?', '&', ';']).any(|seg| seg == ".." || seg == ".")
         && !p.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\' || c == '#')
-        && !p.to_ascii_lowercase().contains("%2e")
+        && !["%2e", "%2f", "%5c", "%25", "%00"].iter().any(|bad| lower.contains(bad))
 }
 
 #[cfg(test)]

@@ -1,11 +1,16 @@
 //! Error lines from the logs of failing containers: tail 50 lines, current and previous run,
 //! keep only lines that look like errors (at most [`MAX_LINES`] per container, each cut).
+//! Reads are bounded: `limitBytes` asks the kubelet for at most [`LIMIT_BYTES`], and no more
+//! than that is read even from a server that ignores it; pod and container names read from
+//! the cluster are validated before they reach the request path.
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use kube::api::{Api, LogParams};
 
 /// Lines read from the end of each log.
 pub const TAIL_LINES: i64 = 50;
+/// Bytes read at most from each log.
+pub const LIMIT_BYTES: i64 = 64 * 1024;
 /// Error lines kept per container log.
 pub const MAX_LINES: usize = 10;
 /// Characters kept per line.
@@ -123,13 +128,18 @@ pub async fn gather_logs(pods: &Api<Pod>, all: &[Pod]) -> Vec<ContainerLog> {
         }
     }
     let reads = requests.into_iter().map(|(pod, container, previous)| async move {
+        if !crate::names::is_subdomain(&pod) || !crate::names::is_label_name(&container) {
+            tracing::debug!("skipping the log of a pod or container with an invalid name");
+            return None;
+        }
         let lp = LogParams {
             container: Some(container.clone()),
             previous,
             tail_lines: Some(TAIL_LINES),
+            limit_bytes: Some(LIMIT_BYTES),
             ..LogParams::default()
         };
-        match pods.logs(&pod, &lp).await {
+        match read_log(pods, &pod, &lp).await {
             Ok(text) => {
                 let lines = error_lines(&text);
                 (!lines.is_empty()).then_some(ContainerLog { pod, container, previous, lines })
@@ -141,6 +151,16 @@ pub async fn gather_logs(pods: &Api<Pod>, all: &[Pod]) -> Vec<ContainerLog> {
         }
     });
     dedupe(futures::future::join_all(reads).await.into_iter().flatten().collect())
+}
+
+/// At most [`LIMIT_BYTES`] of one log, whatever the server sends.
+async fn read_log(pods: &Api<Pod>, pod: &str, lp: &LogParams) -> Result<String, kube::Error> {
+    use futures::AsyncReadExt;
+    let stream = pods.log_stream(pod, lp).await?;
+    let mut buf = Vec::new();
+    let limit = u64::try_from(LIMIT_BYTES).unwrap_or(u64::MAX);
+    let _ = stream.take(limit).read_to_end(&mut buf).await;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// Drops a previous-run log whose lines the current log already shows (a crashed container's

@@ -31,7 +31,7 @@ pub use evidence::{BAD_WAITING, event_time, is_pod_ready, ready_pod_count};
 pub use workload::{Workload, revision as workload_revision};
 
 use crate::events::Finding;
-use crate::resolve::{Target, WorkloadKind, selector_string};
+use crate::resolve::{Target, WorkloadKind, list_paged, selector_string};
 
 /// How many Warning events a snapshot keeps.
 pub const MAX_WARNINGS: usize = 10;
@@ -196,7 +196,7 @@ pub async fn gather(client: &kube::Client, target: &Target) -> Result<Snapshot, 
     };
     let svc_pods_fut = async {
         let lp = ListParams::default().labels(&selector_string(&target.selector));
-        pods_api.list(&lp).await.map(|l| l.items).map_err(api_err(format!("list pods of service {ns}/{svc}")))
+        list_paged(&pods_api, &lp).await.map_err(api_err(format!("list pods of service {ns}/{svc}")))
     };
     let endpoints_fut = async {
         Api::<Endpoints>::namespaced(client.clone(), ns)
@@ -206,50 +206,53 @@ pub async fn gather(client: &kube::Client, target: &Target) -> Result<Snapshot, 
     };
     let slices_fut = async {
         let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={svc}"));
-        let r = Api::<EndpointSlice>::namespaced(client.clone(), ns).list(&lp).await.map(|l| l.items);
+        let r = list_paged(&Api::<EndpointSlice>::namespaced(client.clone(), ns), &lp).await;
         tolerate(r, &[], Vec::new()).map_err(api_err(format!("list endpointslices of {ns}/{svc}")))
     };
     let hpas_fut = async {
-        let r = Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), ns).list(&ListParams::default()).await;
-        tolerate(r.map(|l| l.items), &[], Vec::new()).map_err(api_err(format!("list horizontalpodautoscalers in {ns}")))
+        let r =
+            list_paged(&Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), ns), &ListParams::default()).await;
+        tolerate(r, &[], Vec::new()).map_err(api_err(format!("list horizontalpodautoscalers in {ns}")))
     };
     let keda_fut = async {
         let gvk = GroupVersionKind::gvk("keda.sh", "v1alpha1", "ScaledObject");
         let ar = ApiResource::from_gvk_with_plural(&gvk, "scaledobjects");
-        let r = Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar).list(&ListParams::default()).await;
+        let r =
+            list_paged(&Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar), &ListParams::default()).await;
         // No CRD answers 404; a role that may not read KEDA objects is not a reason to stop.
-        tolerate(r.map(|l| l.items), &[403], Vec::new()).map_err(api_err(format!("list keda scaledobjects in {ns}")))
+        tolerate(r, &[403], Vec::new()).map_err(api_err(format!("list keda scaledobjects in {ns}")))
     };
     let candidates_fut = async {
         if target.workload.is_some() {
             return Ok(Vec::new());
         }
-        let deps = Api::<Deployment>::namespaced(client.clone(), ns)
-            .list(&ListParams::default())
+        let deps = list_paged(&Api::<Deployment>::namespaced(client.clone(), ns), &ListParams::default())
             .await
             .map_err(api_err(format!("list deployments in {ns}")))?;
-        let sets = Api::<StatefulSet>::namespaced(client.clone(), ns)
-            .list(&ListParams::default())
+        let sets = list_paged(&Api::<StatefulSet>::namespaced(client.clone(), ns), &ListParams::default())
             .await
             .map_err(api_err(format!("list statefulsets in {ns}")))?;
-        let mut out: Vec<Workload> = deps.items.into_iter().map(|d| Workload::Deployment(Box::new(d))).collect();
-        out.extend(sets.items.into_iter().map(|s| Workload::StatefulSet(Box::new(s))));
+        let mut out: Vec<Workload> = deps.into_iter().map(|d| Workload::Deployment(Box::new(d))).collect();
+        out.extend(sets.into_iter().map(|s| Workload::StatefulSet(Box::new(s))));
         Ok(out)
     };
     let (workload, svc_pods, endpoints, endpoint_slices, hpas, scaled_objects, candidates) =
         futures::try_join!(workload_fut, svc_pods_fut, endpoints_fut, slices_fut, hpas_fut, keda_fut, candidates_fut)?;
 
     // Phase 2: what depends on the workload.
-    let wl_selector = workload.as_ref().and_then(|w| w.selector()).map(label_selector_string).filter(|s| !s.is_empty());
+    // The workload's selector goes into queries: only a well-formed one.
+    let wl_selector = workload
+        .as_ref()
+        .and_then(|w| w.selector())
+        .map(label_selector_string)
+        .filter(|s| !s.is_empty() && crate::cli::plan::validate_selector(s).is_ok());
     let rs_fut = async {
         match (&workload, &wl_selector) {
             (Some(w @ Workload::Deployment(_)), Some(sel)) => {
                 let lp = ListParams::default().labels(sel);
-                let items = Api::<ReplicaSet>::namespaced(client.clone(), ns)
-                    .list(&lp)
+                let items = list_paged(&Api::<ReplicaSet>::namespaced(client.clone(), ns), &lp)
                     .await
-                    .map_err(api_err(format!("list replicasets of {}", w.reference())))?
-                    .items;
+                    .map_err(api_err(format!("list replicasets of {}", w.reference())))?;
                 Ok(items.into_iter().filter(|rs| owned_by(rs.metadata.owner_references.as_deref(), w.name())).collect())
             }
             _ => Ok(Vec::new()),
@@ -259,7 +262,7 @@ pub async fn gather(client: &kube::Client, target: &Target) -> Result<Snapshot, 
         match &wl_selector {
             Some(sel) if *sel != selector_string(&target.selector) => {
                 let lp = ListParams::default().labels(sel);
-                pods_api.list(&lp).await.map(|l| l.items).map_err(api_err(format!("list pods of {ns} workload")))
+                list_paged(&pods_api, &lp).await.map_err(api_err(format!("list pods of {ns} workload")))
             }
             _ => Ok(Vec::new()),
         }
@@ -328,12 +331,15 @@ async fn events_for(
     name: &str,
     kind: Option<&str>,
 ) -> Result<Vec<Event>, DiagnoseError> {
+    // A name read from the cluster never reaches a field selector unchecked (a ',' would add
+    // a requirement of its own choosing).
+    if !crate::names::is_subdomain(name) {
+        return Ok(Vec::new());
+    }
     let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
-    let items = Api::<Event>::namespaced(client.clone(), ns)
-        .list(&lp)
+    let items = list_paged(&Api::<Event>::namespaced(client.clone(), ns), &lp)
         .await
-        .map_err(api_err(format!("list events of {ns}/{name}")))?
-        .items;
+        .map_err(api_err(format!("list events of {ns}/{name}")))?;
     // Filter again: a server that ignores the field selector must not mix objects up.
     let mut out: Vec<Event> = items
         .into_iter()
@@ -433,6 +439,11 @@ async fn config_refs(client: &kube::Client, ns: &str, spec: &PodSpec) -> Result<
     try_join_all(refs.into_iter().map(|mut r| {
         let (cms, secrets) = (&cms, &secrets);
         async move {
+            // A name from the pod spec never reaches a request path unchecked.
+            if !crate::names::is_subdomain(&r.name) {
+                r.exists = None;
+                return Ok(r);
+            }
             let res = match r.kind {
                 ConfigKind::ConfigMap => cms.get_metadata_opt(&r.name).await.map(|m| m.is_some()),
                 ConfigKind::Secret => secrets.get_metadata_opt(&r.name).await.map(|m| m.is_some()),

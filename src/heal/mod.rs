@@ -112,7 +112,7 @@ pub async fn execute(plan: RunPlan) -> i32 {
     let ending = match tokio::time::timeout_at(deadline, run.pipeline()).await {
         Ok(Ok(ending)) => ending,
         Ok(Err(err)) => {
-            eprintln!("self-heal: {err}");
+            crate::report::stderr_line(&err.to_string());
             let mut ending = Ending::new(err.outcome(), err.exit_code(), err.to_string());
             ending.recommendation = err.recommendation();
             ending
@@ -217,6 +217,21 @@ impl Run {
                 };
                 return Ok(self.manual(&decision, decision.reason()));
             }
+            Err(ResolveError::BrokenLink { link, .. }) => {
+                // Never a guess: name the link that does not hold and change nothing.
+                let finding = Finding {
+                    code: FindingCode::WorkloadNotFound,
+                    severity: Severity::Critical,
+                    message: format!("The workload of service {} cannot be proven: {link}.", self.plan.service),
+                    evidence: json!({"broken_link": link}),
+                };
+                self.report_findings(std::slice::from_ref(&finding));
+                let decision = Decision::Manual {
+                    reason: finding.message.clone(),
+                    recommendation: crate::error::broken_link_recommendation(self.ns(), &self.plan.service),
+                };
+                return Ok(self.manual(&decision, finding.message.clone()));
+            }
             Err(e) => return Err(Error::from(e)),
         };
 
@@ -313,8 +328,10 @@ impl Run {
             )
         {
             self.progress(Phase::Remediate, format!("Taking the heal lock for {}", self.plan.service));
-            let guard = match safety::acquire(client, self.ns(), &self.plan.service, &self.run_id, self.deadline).await
-            {
+            // One lock per workload: every Service of one Deployment shares it (and the breaker).
+            let lease = safety::lease_name(target.workload.as_ref(), &self.plan.service);
+            let holder = safety::holder_identity();
+            let guard = match safety::acquire(client, self.ns(), &lease, &holder, self.deadline).await {
                 Ok(guard) => guard,
                 Err(LockError::Busy { holder }) => {
                     let reason = format!(
@@ -399,7 +416,7 @@ impl Run {
         .err()?;
         let wl = target.workload.as_ref().map_or_else(|| "the workload".to_string(), |w| w.to_string());
         Some(format!(
-            "Breaker open: {open} (at most {} per service). The same fix keeps failing: look at the cause (kubectl -n {ns} describe {wl}; kubectl -n {ns} logs {wl} --previous)",
+            "Breaker open: {open} (at most {} per workload). The same fix keeps failing: look at the cause (kubectl -n {ns} describe {wl}; kubectl -n {ns} logs {wl} --previous)",
             self.plan.max_remediations,
             ns = self.ns()
         ))
@@ -434,6 +451,7 @@ impl Run {
         let req = VerifyRequest {
             namespace: self.ns().to_string(),
             service: target.service_name.clone(),
+            cluster_ips: service_ips(&target.service),
             port: self.plan.port.or(target.port.as_ref().map(|p| p.port)),
             url: self.plan.url.clone(),
             probe: match self.plan.probe {
@@ -455,6 +473,15 @@ impl Run {
         .await;
         outcome.ok && outcome.checks.iter().any(|c| c.kind != CheckKind::Endpoints && c.ok)
     }
+}
+
+/// The Service's ClusterIPs (`clusterIPs`, else `clusterIP`; `None` for headless).
+fn service_ips(svc: &k8s_openapi::api::core::v1::Service) -> Vec<String> {
+    let spec = svc.spec.as_ref();
+    let mut ips: Vec<String> = spec.and_then(|s| s.cluster_ips.clone()).unwrap_or_default();
+    ips.extend(spec.and_then(|s| s.cluster_ip.clone()));
+    ips.retain(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+    ips
 }
 
 /// What tells two diagnoses apart: the workload's spec generation and the finding codes

@@ -81,6 +81,33 @@ impl Reporter {
     }
 }
 
+/// Prints `self-heal: <message>` on stderr, control characters (ESC, BEL, C1, newlines)
+/// replaced so that cluster-controlled text cannot drive a terminal. A stderr that is closed
+/// or gone (`2>&-`, a reader that exited) is ignored: the run keeps its exit code.
+pub fn stderr_line(message: &str) {
+    let line = format!("self-heal: {}\n", crate::names::strip_controls(message.trim_end()));
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(line.as_bytes()).and_then(|()| err.flush());
+}
+
+/// Makes sure descriptors 0, 1 and 2 are open (on `/dev/null` when the parent closed them, as
+/// with `2>&-`), so that no file or socket opened later takes their place and receives what
+/// is meant for stdout or stderr. Call first thing in `main`.
+pub fn reserve_std_fds() {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // open() returns the lowest free descriptor: while that is 0, 1 or 2, keep it there.
+        for _ in 0..3 {
+            let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") else { return };
+            if f.as_raw_fd() > 2 {
+                return;
+            }
+            std::mem::forget(f);
+        }
+    }
+}
+
 /// One compact JSON object per line, flushed per line.
 pub struct NdjsonSink<W: Write + Send>(pub W);
 

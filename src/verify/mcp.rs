@@ -1,7 +1,8 @@
 //! The `mcp` probe: an MCP `initialize`, then `tools/list`; both must succeed. Straight to the
-//! URL it uses rmcp's streamable HTTP client behind the small [`McpProbe`] trait (rmcp changes
-//! its API often); through the API server's service proxy it speaks the few JSON-RPC messages
-//! itself ([`exchange`]), accepting JSON or SSE answers and keeping `Mcp-Session-Id`.
+//! URL and through the API server's service proxy alike it speaks the few JSON-RPC messages
+//! itself ([`exchange`]), accepting JSON or SSE answers and keeping `Mcp-Session-Id`, reading
+//! at most 64 KiB of each answer, following no redirect ([`BoundedProbe`]). rmcp's streamable
+//! HTTP client stays available behind the small [`McpProbe`] trait ([`RmcpProbe`]).
 
 use std::time::Duration;
 
@@ -26,6 +27,24 @@ pub struct McpSummary {
 pub trait McpProbe: Send + Sync {
     /// Runs the exchange within `timeout`; the error is one sentence.
     fn probe<'a>(&'a self, url: &'a Url, timeout: Duration) -> BoxFuture<'a, Result<McpSummary, String>>;
+}
+
+/// [`McpProbe`] with [`exchange`] over a [`ReqwestPoster`]: bounded reads, no redirects, no
+/// system proxy (the default for direct probes).
+#[derive(Clone, Debug)]
+pub struct BoundedProbe {
+    /// A client from [`super::probe::direct_client`], or why it could not be built.
+    pub client: Result<reqwest::Client, String>,
+}
+
+impl McpProbe for BoundedProbe {
+    fn probe<'a>(&'a self, url: &'a Url, timeout: Duration) -> BoxFuture<'a, Result<McpSummary, String>> {
+        Box::pin(async move {
+            let client = self.client.clone().map_err(|e| format!("failed to build an HTTP client: {e}"))?;
+            let poster = ReqwestPoster { client, url: url.clone() };
+            exchange_within(&poster, timeout).await
+        })
+    }
 }
 
 /// [`McpProbe`] with rmcp 3.11's streamable HTTP client.
@@ -88,19 +107,22 @@ pub struct PostAnswer {
     pub content_type: String,
     /// `Mcp-Session-Id` header, if any.
     pub session: Option<String>,
-    /// The body.
+    /// The body (at most 64 KiB of it).
     pub body: Vec<u8>,
+    /// The body was longer than what was read.
+    pub truncated: bool,
 }
 
 impl PostAnswer {
     /// The parts of an HTTP answer the exchange reads.
-    fn new(status: http::StatusCode, headers: &http::HeaderMap, body: Vec<u8>) -> Self {
+    fn new(status: http::StatusCode, headers: &http::HeaderMap, body: super::probe::Capped) -> Self {
         let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
         PostAnswer {
             status: status.as_u16(),
             content_type: header("content-type").unwrap_or_default(),
             session: header("mcp-session-id"),
-            body,
+            body: body.bytes,
+            truncated: body.truncated,
         }
     }
 }
@@ -158,7 +180,7 @@ impl Poster for KubePoster {
                 .map_err(|e| format!("failed to build the MCP request: {e}"))?;
             let resp = self.client.send(req).await.map_err(|e| error_chain(&e))?;
             let (status, headers) = (resp.status(), resp.headers().clone());
-            let body = resp.into_body().collect_bytes().await.map_err(|e| error_chain(&e))?.to_vec();
+            let body = super::probe::read_capped_kube(resp.into_body()).await?;
             Ok(PostAnswer::new(status, &headers, body))
         })
     }
@@ -187,7 +209,7 @@ impl Poster for ReqwestPoster {
             let req = reqwest::Request::try_from(req).map_err(|e| error_chain(&e))?;
             let resp = self.client.execute(req).await.map_err(|e| error_chain(&e))?;
             let (status, headers) = (resp.status(), resp.headers().clone());
-            let body = resp.bytes().await.map_err(|e| error_chain(&e))?.to_vec();
+            let body = super::probe::read_capped_reqwest(resp).await?;
             Ok(PostAnswer::new(status, &headers, body))
         })
     }
@@ -238,6 +260,18 @@ fn result_for(method: &str, answer: &PostAnswer, id: i64) -> Result<Value, Strin
     }
 }
 
+/// Whether a 2xx answer cut at 64 KiB starts as the JSON-RPC result of `tools/list` (id 2)
+/// with a tools array, in a JSON body or the first SSE `data:` line.
+fn partial_tools_result(answer: &PostAnswer) -> bool {
+    if !(200..300).contains(&answer.status) {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&answer.body);
+    let start = text.find('{').map_or("", |i| &text[i..]);
+    let compact: String = start.chars().take(512).filter(|c| !c.is_whitespace()).collect();
+    compact.contains("\"jsonrpc\":\"2.0\"") && compact.contains("\"id\":2") && compact.contains("\"tools\":[")
+}
+
 /// Runs `initialize`, `notifications/initialized` and `tools/list` over `poster`.
 ///
 /// # Errors
@@ -268,8 +302,15 @@ pub async fn exchange(poster: &dyn Poster) -> Result<McpSummary, String> {
         .post(list.to_string().into_bytes(), session.as_deref(), Some(&protocol))
         .await
         .map_err(|e| format!("MCP tools/list failed: {e}"))?;
-    let result = result_for("tools/list", &answer, 2)?;
-    let tools = result["tools"].as_array().ok_or("MCP tools/list result has no tools array")?.len();
+    let tools = match result_for("tools/list", &answer, 2) {
+        Ok(result) => result["tools"].as_array().ok_or("MCP tools/list result has no tools array")?.len(),
+        // A long tool list read only in part: the server answered tools/list; count the tools
+        // in the part read.
+        Err(_) if answer.truncated && partial_tools_result(&answer) => {
+            String::from_utf8_lossy(&answer.body).matches("\"inputSchema\"").count()
+        }
+        Err(e) => return Err(e),
+    };
     Ok(McpSummary { server, tools })
 }
 
@@ -304,6 +345,8 @@ mod tests {
         sse: bool,
         tools_broken: bool,
         saw_initialized: Arc<AtomicBool>,
+        /// How many tools tools/list returns.
+        tools: usize,
     }
 
     async fn handle(axum::extract::State(f): axum::extract::State<Fake>, headers: HeaderMap, body: String) -> Response {
@@ -332,7 +375,12 @@ mod tests {
                     json!({"jsonrpc": "2.0", "id": msg["id"], "error": {"code": -32603, "message": "backend down"}});
                 return ([("content-type", "application/json")], err.to_string()).into_response();
             }
-            "tools/list" => json!({"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]}),
+            "tools/list" => {
+                let tools: Vec<Value> = (0..f.tools)
+                    .map(|i| json!({"name": format!("tool-{i}"), "inputSchema": {"type": "object"}}))
+                    .collect();
+                json!({"tools": tools})
+            }
             _ => return StatusCode::ACCEPTED.into_response(),
         };
         let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": result}).to_string();
@@ -360,11 +408,23 @@ mod tests {
     }
 
     fn fake(sse: bool, tools_broken: bool) -> Fake {
-        Fake { sse, tools_broken, saw_initialized: Arc::new(AtomicBool::new(false)) }
+        Fake { sse, tools_broken, saw_initialized: Arc::new(AtomicBool::new(false)), tools: 1 }
     }
 
     fn poster(url: &Url) -> ReqwestPoster {
         ReqwestPoster { client: reqwest::Client::builder().no_proxy().build().unwrap(), url: url.clone() }
+    }
+
+    #[tokio::test]
+    async fn a_tool_list_beyond_64_kib_is_read_in_part_and_still_answers() {
+        for sse in [false, true] {
+            let url = serve(Fake { tools: 5000, ..fake(sse, false) }).await;
+            let got = exchange_within(&poster(&url), Duration::from_secs(5)).await.unwrap();
+            assert_eq!(got.server, "fake-mcp", "sse={sse}");
+            assert!((100..5000).contains(&got.tools), "counted in the part read: {got:?}");
+            let bounded = BoundedProbe { client: super::super::probe::direct_client().map_err(|e| e.to_string()) };
+            assert!(bounded.probe(&url, Duration::from_secs(5)).await.is_ok(), "sse={sse}");
+        }
     }
 
     #[tokio::test]
@@ -412,6 +472,7 @@ mod tests {
             session: None,
             body: b": comment\r\nid: 1\r\ndata: {\"id\":1,\r\ndata: \"result\":{}}\r\n\r\ndata: {\"id\":2}\n\n"
                 .to_vec(),
+            truncated: false,
         };
         assert_eq!(messages(&a), vec![json!({"id": 1, "result": {}}), json!({"id": 2})]);
     }

@@ -1,11 +1,71 @@
 //! The `http` and `tcp` probes, straight or through the API server's service proxy. They judge
 //! by protocol outcome only: an HTTP status below 500 is alive; refused, reset, timed out or
-//! 5xx is not. Bodies are never searched for words.
+//! 5xx is not. Bodies are never searched for words, and never read beyond [`MAX_BODY`].
 
 use std::time::Duration;
 
 use axum::http; // the `http` crate, as re-exported by axum (kube does not re-export it)
 use url::Url;
+
+/// The most bytes of any probe or MCP answer read; the rest is left unread.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// At most [`MAX_BODY`] bytes of an answer, and whether it was cut there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capped {
+    /// The bytes read.
+    pub bytes: Vec<u8>,
+    /// The answer had more (the rest was left unread).
+    pub truncated: bool,
+}
+
+impl Capped {
+    fn push(&mut self, data: &[u8]) {
+        let room = MAX_BODY - self.bytes.len();
+        self.truncated |= data.len() > room;
+        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+    }
+}
+
+/// Reads at most [`MAX_BODY`] bytes of a kube (API server) answer.
+///
+/// # Errors
+/// The transport error, as one line.
+pub async fn read_capped_kube(mut body: kube::client::Body) -> Result<Capped, String> {
+    use http_body_util::BodyExt;
+    let mut out = Capped::default();
+    while !out.truncated && out.bytes.len() < MAX_BODY {
+        let Some(frame) = body.frame().await else { return Ok(out) };
+        if let Ok(data) = frame.map_err(|e| error_chain(&e))?.into_data() {
+            out.push(&data);
+        }
+    }
+    out.truncated = true;
+    Ok(out)
+}
+
+/// Reads at most [`MAX_BODY`] bytes of a reqwest answer.
+///
+/// # Errors
+/// The transport error, as one line.
+pub async fn read_capped_reqwest(mut resp: reqwest::Response) -> Result<Capped, String> {
+    let mut out = Capped::default();
+    while !out.truncated && out.bytes.len() < MAX_BODY {
+        let Some(chunk) = resp.chunk().await.map_err(|e| error_chain(&e))? else { return Ok(out) };
+        out.push(&chunk);
+    }
+    out.truncated = true;
+    Ok(out)
+}
+
+/// The HTTP client for direct probes: no redirects followed, no system proxy, nothing from
+/// the environment.
+///
+/// # Errors
+/// reqwest's error if the client cannot be built.
+pub fn direct_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build()
+}
 
 /// One attempt's verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,8 +156,8 @@ async fn proxy_get(client: &kube::Client, path: &str, timeout: Duration) -> Resu
     let work = async {
         let resp = client.send(req).await.map_err(|e| error_chain(&e))?;
         let code = resp.status().as_u16();
-        let body = resp.into_body().collect_bytes().await.map_err(|e| error_chain(&e))?;
-        Ok(ProxyAnswer { code, api_status: api_status_message(&body) })
+        let body = read_capped_kube(resp.into_body()).await?;
+        Ok(ProxyAnswer { code, api_status: api_status_message(&body.bytes) })
     };
     tokio::time::timeout(timeout, work)
         .await

@@ -1,5 +1,9 @@
-//! Where a probe goes: straight to the URL when its host resolves here, else through the API
-//! server's service proxy (operators on laptops cannot resolve `<svc>.<ns>.svc.cluster.local`).
+//! Where a probe goes. The URL is a hint, not a target: it is probed straight only when its
+//! host is the Service's own name (`svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`)
+//! or one of its ClusterIPs, over http or https, and that host resolves here; otherwise the
+//! probe goes through the API server's service proxy to the Service itself (operators on
+//! laptops cannot resolve `<svc>.<ns>.svc.cluster.local`), and the URL lends it only its path
+//! (checked like `--health-path`) — its port and scheme only when it names the Service.
 
 use std::time::Duration;
 
@@ -80,17 +84,42 @@ pub fn proxy_path(ns: &str, service: &str, port: Option<u16>, url: Option<&Url>,
     format!("/api/v1/namespaces/{ns}/services/{target}/proxy/{path}")
 }
 
-/// Chooses the destination: the URL (with the probe path) when its host resolves, else the
-/// service proxy.
+/// Whether `url` names the Service itself: http or https, no credentials, and a host that is
+/// the Service's name in one of its cluster forms or one of its ClusterIPs.
+pub fn names_the_service(url: &Url, ns: &str, service: &str, cluster_ips: &[String]) -> bool {
+    if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some() {
+        return false;
+    }
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            [
+                service.to_string(),
+                format!("{service}.{ns}"),
+                format!("{service}.{ns}.svc"),
+                format!("{service}.{ns}.svc.cluster.local"),
+            ]
+            .contains(&d)
+        }
+        Some(url::Host::Ipv4(ip)) => cluster_ips.iter().any(|c| c.parse::<std::net::IpAddr>() == Ok(ip.into())),
+        Some(url::Host::Ipv6(ip)) => cluster_ips.iter().any(|c| c.parse::<std::net::IpAddr>() == Ok(ip.into())),
+        None => false,
+    }
+}
+
+/// Chooses the destination: the URL (with the probe path) when it names the Service and its
+/// host resolves, else the service proxy.
 pub async fn choose(
     ns: &str,
     service: &str,
+    cluster_ips: &[String],
     port: Option<u16>,
     url: Option<&Url>,
     health_path: Option<&str>,
 ) -> Target {
     let path = probe_path(url, health_path);
-    if let Some(u) = url
+    let own = url.filter(|u| names_the_service(u, ns, service, cluster_ips));
+    if let Some(u) = own
         && host_resolves(u).await
     {
         let mut direct = u.clone();
@@ -98,9 +127,10 @@ pub async fn choose(
             direct.set_query(None);
             direct.set_path(&path);
         }
+        direct.set_fragment(None);
         return Target::Direct(direct);
     }
-    Target::ApiProxy(proxy_path(ns, service, port, url, &path))
+    Target::ApiProxy(proxy_path(ns, service, port, own, &path))
 }
 
 #[cfg(test)]
@@ -108,18 +138,56 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn resolvable_host_goes_direct_with_health_path() {
-        let u: Url = "http://localhost:3000/mcp".parse().unwrap();
-        let t = choose("ns", "svc", None, Some(&u), Some("/health")).await;
-        assert_eq!(t, Target::Direct("http://localhost:3000/health".parse().unwrap()));
+    async fn the_services_own_host_goes_direct_with_health_path() {
+        let ips = vec!["127.0.0.1".to_string()];
         let ip: Url = "http://127.0.0.1:9/mcp?x=1".parse().unwrap();
-        assert_eq!(choose("ns", "svc", None, Some(&ip), None).await, Target::Direct(ip));
+        assert_eq!(choose("ns", "svc", &ips, None, Some(&ip), None).await, Target::Direct(ip.clone()));
+        let t = choose("ns", "svc", &ips, None, Some(&ip), Some("/health")).await;
+        assert_eq!(t, Target::Direct("http://127.0.0.1:9/health".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn any_other_host_goes_through_the_proxy_without_its_port() {
+        // Resolvable, but not the Service: a hint for the path only.
+        for other in ["http://localhost:3000/mcp", "http://127.0.0.1:1/mcp", "http://example.com:1/mcp"] {
+            let u: Url = other.parse().unwrap();
+            let t = choose("ns", "svc", &["10.96.0.9".into()], Some(80), Some(&u), None).await;
+            assert_eq!(t, Target::ApiProxy("/api/v1/namespaces/ns/services/svc:80/proxy/mcp".into()), "{other}");
+            let t = choose("ns", "svc", &[], None, Some(&u), None).await;
+            assert_eq!(t, Target::ApiProxy("/api/v1/namespaces/ns/services/svc/proxy/mcp".into()), "{other}");
+        }
+    }
+
+    #[test]
+    fn only_the_services_names_and_cluster_ips_name_it() {
+        let ips = vec!["10.96.0.9".to_string(), "fd00::9".to_string()];
+        for yes in [
+            "http://svc/",
+            "http://svc.ns:80/",
+            "https://svc.ns.svc/x",
+            "http://SVC.ns.svc.cluster.local./",
+            "http://10.96.0.9:3000/",
+            "http://[fd00::9]/",
+        ] {
+            assert!(names_the_service(&yes.parse().unwrap(), "ns", "svc", &ips), "{yes}");
+        }
+        for no in [
+            "http://svc.other/",
+            "http://svc.ns.svc.evil.com/",
+            "http://evil-svc/",
+            "ftp://svc/",
+            "http://user:pw@svc/",
+            "http://10.96.0.10/",
+            "http://127.0.0.1/",
+        ] {
+            assert!(!names_the_service(&no.parse().unwrap(), "ns", "svc", &ips), "{no}");
+        }
     }
 
     #[tokio::test]
     async fn cluster_dns_goes_through_the_proxy() {
         let u: Url = "http://sandfly-mcp-server.cortex-system.svc.cluster.local:3000/mcp".parse().unwrap();
-        let t = choose("cortex-system", "sandfly-mcp-server", None, Some(&u), None).await;
+        let t = choose("cortex-system", "sandfly-mcp-server", &[], None, Some(&u), None).await;
         assert_eq!(
             t,
             Target::ApiProxy("/api/v1/namespaces/cortex-system/services/sandfly-mcp-server:3000/proxy/mcp".into())
@@ -129,7 +197,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_url_goes_through_the_proxy() {
-        let t = choose("ns", "web", Some(8080), None, Some("healthz")).await;
+        let t = choose("ns", "web", &[], Some(8080), None, Some("healthz")).await;
         assert_eq!(t, Target::ApiProxy("/api/v1/namespaces/ns/services/web:8080/proxy/healthz".into()));
         assert_eq!(proxy_path("ns", "web", None, None, "/"), "/api/v1/namespaces/ns/services/web/proxy/");
     }

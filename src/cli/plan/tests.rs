@@ -84,12 +84,41 @@ fn bad_arguments_are_usage_errors() {
     for escaping in ["/../../api/v1/secrets", "/a/./b", "/x?y=/..", "/%2E%2E/secrets", "/a b", "/a#b", "/a\\b"] {
         assert!(parse(&["svc", "--health-path", escaping]).is_err(), "{escaping:?} must be refused");
     }
+    for escaping in ["/..%2f..%2fapi", "/..;/secrets", "/a/..;x/b", "/%2e%2e/x", "/a%5cb", "/%252e%252e/x"] {
+        assert!(parse(&["svc", "--health-path", escaping]).is_err(), "{escaping:?} must be refused");
+        // In a URL: refused, or normalized by the URL parser into a path that stays below.
+        let url = format!("http://svc.ns.svc{escaping}");
+        match parse(&["svc", "e", &url]) {
+            Err(e) => assert!(e.to_string().contains("its path must stay below the service"), "{url}: {e}"),
+            Ok(Invocation::Run(p)) => {
+                let path = p.url.unwrap().path().to_string();
+                assert!(is_safe_path(&path) && !path.contains(".."), "{url} became {path}");
+            }
+            Ok(other) => panic!("{other:?}"),
+        }
+    }
+    for escaping in ["/..%2f..%2fapi", "/..;/secrets"] {
+        let err = parse(&["svc", "e", &format!("http://svc.ns.svc{escaping}")]).unwrap_err().to_string();
+        assert!(err.contains("its path must stay below the service"), "{escaping}: {err}");
+    }
+    // Credentials in a URL are dropped: never sent, never shown.
+    let p = run(&["svc", "e", "http://admin:hunter2@svc.ns.svc/mcp"]);
+    assert_eq!(p.url.unwrap().as_str(), "http://svc.ns.svc/mcp");
+    // Set-based selectors cannot select a Service's pods: refused before connecting.
+    for set_based in ["app in (a,b)", "tier!=db", "!app"] {
+        assert!(matches!(parse(&["svc", "--selector", set_based]), Err(UsageError::Selector { .. })), "{set_based}");
+    }
     for fine in ["/", "/healthz", "/api/health?full=1", "/v1.2/status"] {
         assert!(parse(&["svc", "--health-path", fine]).is_ok(), "{fine:?} is fine");
     }
     assert!(matches!(parse(&["svc", "--selector", "app in x"]), Err(UsageError::Selector { .. })));
     assert!(Cli::try_parse_from(["self-heal", "svc", "--timeout", "soon"]).is_err());
     assert!(Cli::try_parse_from(["self-heal", "svc", "--timeout", "0s"]).is_err());
+    for too_long in ["100y", "300000000000y", "61m", "1h1s", "18446744073709551615s"] {
+        let err = Cli::try_parse_from(["self-heal", "svc", "--timeout", too_long]).unwrap_err().to_string();
+        assert!(err.contains("--timeout"), "{too_long}: {err}");
+    }
+    assert_eq!(run(&["--timeout", "1h", "svc"]).timeout, Duration::from_secs(3600));
     assert!(Cli::try_parse_from(["self-heal", "svc", "--port", "0"]).is_err());
     assert!(Cli::try_parse_from(["self-heal"]).is_err());
 }
