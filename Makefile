@@ -3,7 +3,7 @@ CARGO ?= cargo
 FEATURES := --workspace
 BIN := target/debug
 
-.PHONY: build test fmt-check lint unit demo completions man bench release clean
+.PHONY: build test fmt-check lint unit demo completions man bench release clean release-static install install-files image
 
 build:
 	$(CARGO) build $(FEATURES) --bins
@@ -23,13 +23,11 @@ lint:
 demo: build
 	KUBECTL="$$(scripts/ensure-kubectl.sh)" scripts/demo.sh
 
-completions: build
-	$(BIN)/self-heal completions bash > completions/self-heal.bash
-	$(BIN)/self-heal completions zsh > completions/_self-heal
-	$(BIN)/self-heal completions fish > completions/self-heal.fish
-
-man: build
-	$(BIN)/self-heal man > man/self-heal.1
+## Completion scripts (bash, zsh, fish, powershell, elvish) and man pages (one per subcommand)
+## of both binaries, from their clap definitions. The test `ship::manuals` fails when they are
+## stale; with UPDATE_MANUALS=1 it rewrites them instead.
+completions man:
+	UPDATE_MANUALS=1 $(CARGO) test --test integration -- ship::manuals::committed_completions_and_man_pages_are_current
 
 ## On one kube-sim, in one run: `self-heal diagnose` beside one `kubectl get` and a one-curl
 ## floor of the same reads, and the time to a heal's first write (scripts/bench.sh); then the
@@ -47,6 +45,50 @@ console-screenshot:
 
 release:
 	$(CARGO) build --release --bins
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MUSL := x86_64-unknown-linux-musl
+STATIC := target/$(MUSL)/release
+
+## Static musl binaries of self-heal and the orchestrator in target/x86_64-unknown-linux-musl/
+## release, as the Dockerfile builds them (needs musl-gcc: Debian's musl-tools).
+release-static:
+	@rustup target list --installed | grep -qx '$(MUSL)' || rustup target add $(MUSL)
+	@command -v musl-gcc >/dev/null || { echo 'release-static: musl-gcc not found; install it (Debian: apt-get install musl-tools)' >&2; exit 1; }
+	CC_x86_64_unknown_linux_musl=musl-gcc $(CARGO) build --release --locked --target $(MUSL) -p self-heal --bin self-heal --bin orchestrator
+
+## The container image (Dockerfile): needs a Docker engine.
+IMAGE ?= self-heal:$(VERSION)
+image:
+	@command -v docker >/dev/null || { echo 'image: docker not found' >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo 'image: no Docker engine reachable (docker info failed); build where one runs' >&2; exit 1; }
+	docker build -t $(IMAGE) .
+
+## Installs into $(DESTDIR)$(PREFIX): self-heal, orchestrator, kubectl-self_heal (the kubectl
+## plugin: `kubectl self-heal heal <svc>`), completions and man pages. Builds release binaries
+## first; `make install-files BINS=<dir>` installs already built ones (e.g. $(STATIC)).
+PREFIX ?= /usr/local
+BINS ?= target/release
+INSTALL ?= install
+install: release install-files
+
+install-files:
+	@test -x '$(BINS)/self-heal' && test -x '$(BINS)/orchestrator' || { echo 'install: no self-heal and orchestrator in $(BINS)' >&2; exit 1; }
+	$(INSTALL) -d '$(DESTDIR)$(PREFIX)/bin' '$(DESTDIR)$(PREFIX)/share/man/man1' \
+	  '$(DESTDIR)$(PREFIX)/share/bash-completion/completions' '$(DESTDIR)$(PREFIX)/share/zsh/site-functions' \
+	  '$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d' '$(DESTDIR)$(PREFIX)/share/self-heal/completions'
+	$(INSTALL) -m 755 '$(BINS)/self-heal' '$(BINS)/orchestrator' '$(DESTDIR)$(PREFIX)/bin/'
+	ln -sf self-heal '$(DESTDIR)$(PREFIX)/bin/kubectl-self_heal'
+	$(INSTALL) -m 644 man/*.1 '$(DESTDIR)$(PREFIX)/share/man/man1/'
+	for b in self-heal orchestrator; do \
+	  if test -f completions/$$b.bash; then \
+	    $(INSTALL) -m 644 completions/$$b.bash '$(DESTDIR)$(PREFIX)/share/bash-completion/completions/'$$b && \
+	    $(INSTALL) -m 644 completions/_$$b '$(DESTDIR)$(PREFIX)/share/zsh/site-functions/' && \
+	    $(INSTALL) -m 644 completions/$$b.fish '$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/' && \
+	    $(INSTALL) -m 644 completions/_$$b.ps1 completions/$$b.elv '$(DESTDIR)$(PREFIX)/share/self-heal/completions/' \
+	    || exit 1; \
+	  fi; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -146,6 +146,45 @@ pub const SELFSUBJECTRULESREVIEWS: Resource = res!(
     &[],
     &[]
 );
+/// PodDisruptionBudgets (stored and served; no disruption controller).
+pub const PDBS: Resource = res!(
+    "policy",
+    "v1",
+    "poddisruptionbudgets",
+    "poddisruptionbudget",
+    "PodDisruptionBudget",
+    true,
+    &["pdb"],
+    &["status"],
+    &[]
+);
+/// NetworkPolicies (stored and served; not enforced).
+pub const NETWORKPOLICIES: Resource =
+    res!("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true, &["netpol"], &[], &[]);
+/// ServiceMonitors of the Prometheus operator, as if its CRDs were installed (stored only).
+pub const SERVICEMONITORS: Resource = res!(
+    "monitoring.coreos.com",
+    "v1",
+    "servicemonitors",
+    "servicemonitor",
+    "ServiceMonitor",
+    true,
+    &["smon"],
+    &[],
+    &[]
+);
+/// PrometheusRules of the Prometheus operator, as if its CRDs were installed (stored only).
+pub const PROMETHEUSRULES: Resource = res!(
+    "monitoring.coreos.com",
+    "v1",
+    "prometheusrules",
+    "prometheusrule",
+    "PrometheusRule",
+    true,
+    &["promrule"],
+    &[],
+    &[]
+);
 
 /// Every served resource, in discovery order.
 pub static ALL: &[&Resource] = &[
@@ -171,6 +210,10 @@ pub static ALL: &[&Resource] = &[
     &CLUSTERROLEBINDINGS,
     &SELFSUBJECTACCESSREVIEWS,
     &SELFSUBJECTRULESREVIEWS,
+    &PDBS,
+    &NETWORKPOLICIES,
+    &SERVICEMONITORS,
+    &PROMETHEUSRULES,
 ];
 
 /// The resource served at `group/version/plural`.

@@ -14,3 +14,4 @@ mod orchestrator;
 mod orchestrator_api;
 mod orchestrator_util;
 mod orchestrator_workers;
+mod ship;
