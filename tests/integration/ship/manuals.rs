@@ -12,8 +12,7 @@ use super::repo;
 
 /// The binaries' command lines.
 fn commands() -> Vec<clap::Command> {
-    // TODO(after h4-orch merges): add `self_heal::orchestrator::Args::command()`.
-    vec![self_heal::cli::Cli::command()]
+    vec![self_heal::cli::Cli::command(), self_heal::orchestrator::Args::command()]
 }
 
 /// Every generated file, by path relative to the repository.
