@@ -390,20 +390,7 @@ pub fn classify(context: &str, e: &(dyn std::error::Error + 'static)) -> CallErr
     CallError { kind, message }
 }
 
-/// rmcp's errors name their transport's full generic type in brackets; drop it.
-fn tidy(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut depth = 0usize;
-    for c in text.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' if depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+use crate::verify::mcp::tidy;
 
 #[cfg(test)]
 mod tests {

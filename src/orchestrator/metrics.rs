@@ -104,6 +104,20 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
+    /// Starts the per-service series at 0 for the configured services, so that every family an
+    /// alert names is exported from the start and `rate()`/`increase()` see the first heal.
+    pub fn preset_services<'a>(&self, services: impl IntoIterator<Item = &'a str>) {
+        const OUTCOMES: [&str; 9] =
+            ["healthy", "healed", "not_healed", "manual", "refused", "error", "timeout", "planned", "failed"];
+        for service in services {
+            for outcome in OUTCOMES {
+                self.heals.get_or_create(&ServiceOutcome { service: service.into(), outcome: outcome.into() });
+            }
+            self.manual.get_or_create(&ServiceLabel { service: service.into() });
+            self.breaker.get_or_create(&ServiceLabel { service: service.into() });
+        }
+    }
+
     /// A heal ended.
     pub fn heal_finished(&self, service: &str, outcome: &str, seconds: f64, findings: &[String]) {
         self.heals.get_or_create(&ServiceOutcome { service: service.into(), outcome: outcome.into() }).inc();

@@ -45,6 +45,7 @@ impl AppState {
     pub fn new(config: Config, mcp: Arc<dyn mcp::McpClient>, runner: Arc<dyn supervisor::WorkerRunner>) -> Self {
         let history = Arc::new(history::History::new(config.history.limit));
         let metrics = Arc::new(metrics::Metrics::new());
+        metrics.preset_services(config.servers.iter().map(|s| s.service.as_str()));
         let supervisor = Arc::new(supervisor::Supervisor::new(runner, history.clone(), metrics.clone()));
         AppState { config: Arc::new(config), mcp, supervisor, history, metrics, task_seq: Arc::default() }
     }

@@ -83,8 +83,8 @@ impl McpProbe for RmcpProbe {
 }
 
 /// rmcp's errors name their transport's full generic type (`Transport [rmcp::...<...>]`);
-/// an operator needs the rest of the sentence.
-fn tidy(text: &str) -> String {
+/// an operator needs the rest of the sentence. The orchestrator's MCP client tidies the same way.
+pub(crate) fn tidy(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut depth = 0usize;
     for c in text.chars() {
