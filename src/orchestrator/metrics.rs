@@ -111,10 +111,10 @@ impl Metrics {
             ["healthy", "healed", "not_healed", "manual", "refused", "error", "timeout", "planned", "failed"];
         for service in services {
             for outcome in OUTCOMES {
-                self.heals.get_or_create(&ServiceOutcome { service: service.into(), outcome: outcome.into() });
+                let _ = self.heals.get_or_create(&ServiceOutcome { service: service.into(), outcome: outcome.into() });
             }
-            self.manual.get_or_create(&ServiceLabel { service: service.into() });
-            self.breaker.get_or_create(&ServiceLabel { service: service.into() });
+            let _ = self.manual.get_or_create(&ServiceLabel { service: service.into() });
+            let _ = self.breaker.get_or_create(&ServiceLabel { service: service.into() });
         }
     }
 
