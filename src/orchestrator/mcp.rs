@@ -39,16 +39,7 @@ impl FailureKind {
     /// Whether self-heal should be asked to fix the service (a timeout is: a hung server is an
     /// outage, though the call may have reached the tool).
     pub fn healable(self) -> bool {
-        matches!(
-            self,
-            FailureKind::Refused
-                | FailureKind::Dns
-                | FailureKind::ConnectTimeout
-                | FailureKind::Connect
-                | FailureKind::Reset
-                | FailureKind::Timeout
-                | FailureKind::Status(502..=504)
-        )
+        self.unreached() || matches!(self, FailureKind::Timeout | FailureKind::Status(502..=504))
     }
 
     /// Whether the request cannot have reached the tool (so repeating it is safe).
