@@ -5,6 +5,7 @@
 mod browser;
 mod util;
 
+mod chaos;
 mod cli;
 mod console;
 mod heal;
