@@ -59,6 +59,19 @@ pub enum ReplicaSource {
     Default,
 }
 
+/// The replica count to scale back to: where it came from and how sure it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remembered {
+    /// The count.
+    pub count: i32,
+    /// Its source.
+    pub kind: ReplicaSource,
+    /// Whether it is known to be the count the workload ran right before it went to 0.
+    pub exact: bool,
+    /// What it rests on, in words (for the plan).
+    pub basis: String,
+}
+
 /// The remediation chosen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -70,6 +83,10 @@ pub enum Decision {
         to: i32,
         /// Where it came from.
         source: ReplicaSource,
+        /// Whether `to` is known exactly ([`Remembered::exact`]).
+        exact: bool,
+        /// What it rests on ([`Remembered::basis`]).
+        basis: String,
     },
     /// Rollout restart.
     Restart {
@@ -116,7 +133,12 @@ impl Decision {
     pub fn reason(&self) -> String {
         match self {
             Decision::Healthy => "Nothing to fix.".into(),
-            Decision::Scale { to, source } => format!("Scale back to {to} replicas ({}).", source_text(*source)),
+            Decision::Scale { to, source, exact: true, .. } => {
+                format!("Scale back to {to} replicas ({}).", source_text(*source))
+            }
+            Decision::Scale { to, source, exact: false, basis } => {
+                format!("Scale back to {to} replicas ({}; not certain: {basis}).", source_text(*source))
+            }
             Decision::Restart { reason } | Decision::Rollback { reason } | Decision::Refuse { reason } => {
                 reason.clone()
             }
@@ -129,7 +151,9 @@ impl Decision {
     /// Structured detail for the `plan` event.
     pub fn detail(&self) -> Value {
         match self {
-            Decision::Scale { to, source } => json!({"replicas": to, "source": source}),
+            Decision::Scale { to, source, exact, basis } => {
+                json!({"replicas": to, "source": source, "exact": exact, "basis": basis})
+            }
             Decision::Manual { recommendation, .. } => json!({"recommendation": recommendation}),
             Decision::Refuse { .. } => json!({"refused": true}),
             _ => json!({}),
@@ -148,27 +172,33 @@ impl Decision {
 fn source_text(s: ReplicaSource) -> &'static str {
     match s {
         ReplicaSource::Annotation => "the count self-heal last saw",
-        ReplicaSource::ScalingEvent => "the count before the last scale-down",
+        ReplicaSource::ScalingEvent => "the count before the scale-down to 0",
         ReplicaSource::LastApplied => "the count in the last applied configuration",
         ReplicaSource::Default => "no earlier count is known",
     }
 }
 
 /// The replica count to scale back to, first that exists: the `self-heal.dev/last-replicas`
-/// annotation; the latest "Scaled down replica set X from N to 0" Events of the Deployment
-/// (summed over ReplicaSets scaled down together); `replicas` of the last-applied
-/// configuration; else 1. Zero or unparsable values are skipped. The ReplicaSets'
-/// `desired-replicas` annotation is never used: a scale to 0 rewrites it to 0.
-pub fn remembered_replicas(snapshot: &Snapshot) -> (i32, ReplicaSource) {
+/// annotation; the step that took the workload to 0, from the deployment controller's
+/// "Scaled down replica set X from N to 0" Events ([`scaled_to_zero`]); `replicas` of the
+/// last-applied configuration; else 1. Zero or unparsable values are skipped. A ReplicaSet's
+/// `desired-replicas` annotation is never the count (a scale to 0 rewrites it to 0); it only
+/// tells which ReplicaSets went to 0 in that step.
+pub fn remembered_replicas(snapshot: &Snapshot) -> Remembered {
     let w = snapshot.workload.as_ref();
     let positive = |n: i64| i32::try_from(n).ok().filter(|n| *n > 0);
     if let Some(n) =
         w.and_then(|w| w.annotation(LAST_REPLICAS_ANNOTATION)).and_then(|v| v.trim().parse().ok()).and_then(positive)
     {
-        return (n, ReplicaSource::Annotation);
+        return Remembered {
+            count: n,
+            kind: ReplicaSource::Annotation,
+            exact: true,
+            basis: format!("{LAST_REPLICAS_ANNOTATION} is {n}, the count self-heal saw running when it last acted"),
+        };
     }
-    if let Some(n) = scaled_down_count(snapshot) {
-        return (n, ReplicaSource::ScalingEvent);
+    if let Some(r) = scaled_to_zero(snapshot) {
+        return r;
     }
     let applied = w
         .and_then(|w| w.annotation(LAST_APPLIED_ANNOTATION))
@@ -176,40 +206,110 @@ pub fn remembered_replicas(snapshot: &Snapshot) -> (i32, ReplicaSource) {
         .and_then(|v| v["spec"]["replicas"].as_i64())
         .and_then(positive);
     if let Some(n) = applied {
-        return (n, ReplicaSource::LastApplied);
+        return Remembered {
+            count: n,
+            kind: ReplicaSource::LastApplied,
+            exact: false,
+            basis: format!(
+                "replicas is {n} in kubectl's last-applied configuration; no Event shows the scale-down to 0, and the workload may have been scaled since"
+            ),
+        };
     }
-    (1, ReplicaSource::Default)
+    Remembered {
+        count: 1,
+        kind: ReplicaSource::Default,
+        exact: false,
+        basis: "nothing records the count before the scale-down to 0 (no self-heal annotation, scaling Event or last-applied configuration); 1 is the safe minimum".into(),
+    }
 }
 
-/// N of "Scaled down replica set X from N to 0", from the latest such Events (within 2 s of
-/// the newest, so a Deployment scaled to 0 mid-rollout counts both ReplicaSets).
-fn scaled_down_count(s: &Snapshot) -> Option<i32> {
-    let hits: Vec<(Option<jiff::Timestamp>, i32)> = s
+/// How close in time the Events of one scaling step are (the controller emits them in one
+/// sync; Event times have whole seconds).
+const SAME_STEP: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
+
+/// The step that took the workload to 0: the newest "Scaled down replica set X from N to 0"
+/// Event, plus those of other ReplicaSets that went to 0 in that same step. Events within
+/// [`SAME_STEP`] are only candidates: a rollout's last scale-down of its old ReplicaSet, then
+/// a scale to 0 a second later, look alike in time. What tells them apart is each
+/// ReplicaSet's `desired-replicas` annotation, which the controller sets when it scales it:
+/// "0" if it went to 0 because the Deployment did, the Deployment's count then (e.g. 3) if a
+/// rollout retired it. A candidate whose ReplicaSet is gone or unannotated is counted, and the
+/// result is then marked not exact.
+pub fn scaled_to_zero(s: &Snapshot) -> Option<Remembered> {
+    let hits: Vec<(Option<jiff::Timestamp>, String, i32)> = s
         .workload_events
         .iter()
         .filter(|e| e.reason.as_deref() == Some("ScalingReplicaSet"))
-        .filter_map(|e| Some((crate::diagnose::event_time(e), parse_scaled_down_to_zero(e.message.as_deref()?)?)))
+        .filter_map(|e| {
+            let (rs, n) = parse_scale_down_to_zero(e.message.as_deref()?)?;
+            Some((crate::diagnose::event_time(e), rs, n))
+        })
         .collect();
     let newest = hits.iter().map(|h| h.0).max()?;
-    let total: i32 = hits
-        .iter()
-        .filter(|(t, _)| match (t, newest) {
-            (Some(t), Some(n)) => n.duration_since(*t).as_secs() <= 2,
+    let mut latest: std::collections::BTreeMap<&str, (Option<jiff::Timestamp>, i32)> = Default::default();
+    for (t, rs, n) in &hits {
+        let same_step = match (t, newest) {
+            (Some(t), Some(newest)) => newest.duration_since(*t) <= SAME_STEP,
             _ => *t == newest,
-        })
-        .map(|h| h.1)
-        .sum();
-    (total > 0).then_some(total)
+        };
+        if same_step && latest.get(rs.as_str()).is_none_or(|(seen, _)| seen < t) {
+            latest.insert(rs, (*t, *n));
+        }
+    }
+    let desired = |rs: &str| {
+        s.replica_sets
+            .iter()
+            .find(|r| r.metadata.name.as_deref() == Some(rs))
+            .and_then(|r| r.metadata.annotations.as_ref()?.get("deployment.kubernetes.io/desired-replicas"))
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    let (mut counted, mut retired, mut unknown) = (Vec::new(), Vec::new(), Vec::new());
+    for (rs, (_, n)) in latest {
+        match desired(rs) {
+            Some(0) => counted.push((rs, n)),
+            Some(_) => retired.push((rs, n)),
+            None => unknown.push((rs, n)),
+        }
+    }
+    let list = |v: &[(&str, i32)]| v.iter().map(|(rs, n)| format!("{rs} ({n})")).collect::<Vec<_>>().join(", ");
+    let total: i32 = counted.iter().chain(&unknown).map(|(_, n)| n).sum();
+    if total <= 0 {
+        return None;
+    }
+    let mut basis = match (counted.len(), unknown.is_empty()) {
+        (1, true) => format!(
+            "replica set {} was scaled down from {} to 0, the step that took the workload to 0",
+            counted[0].0, counted[0].1
+        ),
+        (_, true) => format!("replica sets {} went to 0 in the step that took the workload to 0", list(&counted)),
+        _ => format!(
+            "replica sets {} went to 0 within {}s of each other; whether in one step is not known (ReplicaSet gone or unannotated), so they are summed",
+            list(&[counted.as_slice(), unknown.as_slice()].concat()),
+            SAME_STEP.as_secs()
+        ),
+    };
+    if !retired.is_empty() {
+        basis.push_str(&format!(
+            "; not counted: {}, which went to 0 before the workload did (a rollout's scale-down)",
+            list(&retired)
+        ));
+    }
+    Some(Remembered { count: total, kind: ReplicaSource::ScalingEvent, exact: unknown.is_empty(), basis })
 }
 
 /// N from "Scaled down replica set X from N to 0" (also inside "(combined from similar
 /// events): ...").
 pub fn parse_scaled_down_to_zero(message: &str) -> Option<i32> {
-    let rest = &message[message.find("Scaled down replica set ")?..];
-    let (_, counts) = rest.rsplit_once(" from ")?;
+    parse_scale_down_to_zero(message).map(|(_, n)| n)
+}
+
+/// The ReplicaSet X and N from "Scaled down replica set X from N to 0".
+fn parse_scale_down_to_zero(message: &str) -> Option<(String, i32)> {
+    let rest = &message[message.find("Scaled down replica set ")? + "Scaled down replica set ".len()..];
+    let (rs, counts) = rest.rsplit_once(" from ")?;
     let (from, to) = counts.split_once(" to ")?;
     (to.trim() == "0").then_some(())?;
-    from.trim().parse().ok()
+    Some((rs.trim().to_string(), from.trim().parse().ok()?))
 }
 
 fn has(d: &Diagnosis, code: FindingCode) -> Option<&Finding> {
@@ -257,8 +357,8 @@ pub fn decide(diagnosis: &Diagnosis, policy: &Policy) -> Decision {
                 reason: format!("{} {} Scaling it here would fight the autoscaler.", f.message, a.message),
             };
         }
-        let (to, source) = remembered_replicas(s);
-        return Decision::Scale { to, source };
+        let r = remembered_replicas(s);
+        return Decision::Scale { to: r.count, source: r.kind, exact: r.exact, basis: r.basis };
     }
     if let Some(f) = has(diagnosis, FindingCode::SelectorMismatch) {
         return manual(f, selector_patch(svc, &ns, &f.evidence));

@@ -46,17 +46,23 @@ fn rs_with_desired(name: &str, revision: &str, desired: &str) -> k8s_openapi::ap
     .unwrap()
 }
 
+/// (count, source) of [`remembered_replicas`].
+fn remembered(s: &Snapshot) -> (i32, ReplicaSource) {
+    let r = remembered_replicas(s);
+    (r.count, r.kind)
+}
+
 #[test]
 fn remembered_from_annotation_first() {
     let mut s = scaled_to_zero();
     annotate(&mut s, LAST_REPLICAS_ANNOTATION, "3");
     s.workload_events.push(scaling(&format!("Scaled down replica set {RS} from 2 to 0"), "2026-11-28T10:00:00Z"));
-    assert_eq!(remembered_replicas(&s), (3, ReplicaSource::Annotation));
+    assert_eq!(remembered(&s), (3, ReplicaSource::Annotation));
     // A zero or garbage annotation falls through.
     annotate(&mut s, LAST_REPLICAS_ANNOTATION, "0");
-    assert_eq!(remembered_replicas(&s), (2, ReplicaSource::ScalingEvent));
+    assert_eq!(remembered(&s), (2, ReplicaSource::ScalingEvent));
     annotate(&mut s, LAST_REPLICAS_ANNOTATION, "many");
-    assert_eq!(remembered_replicas(&s), (2, ReplicaSource::ScalingEvent));
+    assert_eq!(remembered(&s), (2, ReplicaSource::ScalingEvent));
 }
 
 #[test]
@@ -68,26 +74,110 @@ fn remembered_from_the_latest_scale_down_event() {
         scaling(&format!("Scaled up replica set {RS} from 0 to 4"), "2026-11-28T09:20:00Z"),
         scaling(&format!("Scaled down replica set {RS} from 4 to 0"), "2026-11-28T09:30:00Z"),
     ];
-    assert_eq!(remembered_replicas(&s), (4, ReplicaSource::ScalingEvent));
+    assert_eq!(remembered(&s), (4, ReplicaSource::ScalingEvent));
     // Scaled to 0 mid-rollout: both ReplicaSets, in the same instant.
     s.workload_events.push(scaling("Scaled down replica set a-1 from 1 to 0", "2026-11-28T10:00:00Z"));
     s.workload_events.push(scaling(
         "(combined from similar events): Scaled down replica set a-2 from 2 to 0",
         "2026-11-28T10:00:01Z",
     ));
-    assert_eq!(remembered_replicas(&s), (3, ReplicaSource::ScalingEvent));
+    assert_eq!(remembered(&s), (3, ReplicaSource::ScalingEvent));
     assert_eq!(parse_scaled_down_to_zero("Scaled down replica set x from 2 to 1"), None);
     assert_eq!(parse_scaled_down_to_zero("Scaled up replica set x from 0 to 2"), None);
+}
+
+/// The defect of issue 8: a rollout ends (its old ReplicaSet "from 1 to 0"), then automation
+/// scales 3 → 0 a second later. Only the step that took the workload to 0 counts: 3, not 4.
+#[test]
+fn a_rollouts_last_scale_down_just_before_the_scale_to_0_is_not_counted() {
+    let mut s = scaled_to_zero();
+    s.workload_events = vec![
+        scaling("Scaled up replica set web-new from 0 to 1", "2026-11-28T10:00:00Z"),
+        scaling("Scaled down replica set web-old from 3 to 2", "2026-11-28T10:00:00Z"),
+        scaling("Scaled up replica set web-new from 1 to 3", "2026-11-28T10:00:01Z"),
+        scaling("Scaled down replica set web-old from 1 to 0", "2026-11-28T10:00:02Z"),
+        scaling("Scaled down replica set web-new from 3 to 0", "2026-11-28T10:00:03Z"),
+    ];
+    // The old ReplicaSet was retired while the Deployment wanted 3; the new one went to 0
+    // because the Deployment did.
+    s.replica_sets = vec![rs_with_desired("web-old", "1", "3"), rs_with_desired("web-new", "2", "0")];
+    let r = remembered_replicas(&s);
+    assert_eq!((r.count, r.kind, r.exact), (3, ReplicaSource::ScalingEvent, true), "{r:?}");
+    assert!(r.basis.contains("web-new was scaled down from 3 to 0"), "{}", r.basis);
+    assert!(r.basis.contains("not counted: web-old (1)"), "{}", r.basis);
+    // The same within one second (Event times have whole seconds).
+    for e in &mut s.workload_events {
+        e.last_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2026-11-28T10:00:03Z".parse().unwrap()));
+    }
+    assert_eq!(remembered(&s), (3, ReplicaSource::ScalingEvent));
+    let d = decide_default(s);
+    assert!(matches!(&d, Decision::Scale { to: 3, exact: true, .. }), "{d:?}");
+    assert_eq!(d.detail()["exact"], true);
+    assert!(d.reason().contains("the count before the scale-down to 0") && !d.reason().contains("not certain"));
+}
+
+/// Scaled to 0 mid-rollout: both ReplicaSets went to 0 in that one step, and both count.
+#[test]
+fn replica_sets_scaled_to_0_in_one_step_are_summed_exactly() {
+    let mut s = scaled_to_zero();
+    s.workload_events = vec![
+        scaling("Scaled up replica set web-new from 0 to 1", "2026-11-28T09:59:00Z"),
+        scaling("Scaled down replica set web-old from 2 to 0", "2026-11-28T10:00:00Z"),
+        scaling("Scaled down replica set web-new from 1 to 0", "2026-11-28T10:00:00Z"),
+    ];
+    s.replica_sets = vec![rs_with_desired("web-old", "1", "0"), rs_with_desired("web-new", "2", "0")];
+    let r = remembered_replicas(&s);
+    assert_eq!((r.count, r.exact), (3, true), "{r:?}");
+    assert!(r.basis.contains("web-new (1), web-old (2) went to 0 in the step"), "{}", r.basis);
+}
+
+/// Without the ReplicaSets (deleted, or no access), near-simultaneous scale-downs are summed
+/// and the plan says it is not certain, and why.
+#[test]
+fn unknown_replica_sets_make_the_count_inexact_and_the_plan_says_so() {
+    let mut s = scaled_to_zero();
+    s.workload_events = vec![
+        scaling("Scaled down replica set web-old from 1 to 0", "2026-11-28T10:00:02Z"),
+        scaling("Scaled down replica set web-new from 3 to 0", "2026-11-28T10:00:03Z"),
+    ];
+    let r = remembered_replicas(&s);
+    assert_eq!((r.count, r.exact), (4, false), "{r:?}");
+    assert!(r.basis.contains("whether in one step is not known"), "{}", r.basis);
+    let d = decide_default(s);
+    assert_eq!(d.detail()["exact"], false);
+    assert!(d.detail()["basis"].as_str().unwrap().contains("summed"), "{}", d.detail());
+    assert!(d.reason().contains("not certain: replica sets"), "{}", d.reason());
+    // A single scale-down with its ReplicaSet at desired 0 is exact.
+    let mut one = scaled_to_zero();
+    one.workload_events = vec![scaling("Scaled down replica set web-new from 3 to 0", "2026-11-28T10:00:03Z")];
+    one.replica_sets = vec![rs_with_desired("web-new", "2", "0")];
+    assert_eq!(remembered_replicas(&one).exact, true);
+}
+
+#[test]
+fn sources_other_than_the_scaling_step_say_how_sure_they_are() {
+    let mut s = scaled_to_zero();
+    let r = remembered_replicas(&s);
+    assert_eq!((r.count, r.exact), (1, false));
+    assert!(r.basis.contains("1 is the safe minimum"), "{}", r.basis);
+    annotate(&mut s, LAST_APPLIED_ANNOTATION, r#"{"spec":{"replicas":5}}"#);
+    let r = remembered_replicas(&s);
+    assert_eq!((r.count, r.kind, r.exact), (5, ReplicaSource::LastApplied, false));
+    assert!(r.basis.contains("may have been scaled since"), "{}", r.basis);
+    annotate(&mut s, LAST_REPLICAS_ANNOTATION, "2");
+    let r = remembered_replicas(&s);
+    assert_eq!((r.count, r.kind, r.exact), (2, ReplicaSource::Annotation, true));
 }
 
 #[test]
 fn remembered_from_last_applied_then_default() {
     let mut s = scaled_to_zero();
     annotate(&mut s, LAST_APPLIED_ANNOTATION, r#"{"apiVersion":"apps/v1","kind":"Deployment","spec":{"replicas":3}}"#);
-    assert_eq!(remembered_replicas(&s), (3, ReplicaSource::LastApplied));
+    assert_eq!(remembered(&s), (3, ReplicaSource::LastApplied));
     let mut s = scaled_to_zero();
     annotate(&mut s, LAST_APPLIED_ANNOTATION, "not json");
-    assert_eq!(remembered_replicas(&s), (1, ReplicaSource::Default));
+    assert_eq!(remembered(&s), (1, ReplicaSource::Default));
 }
 
 #[test]
@@ -95,8 +185,9 @@ fn desired_replicas_annotation_is_never_used() {
     // A real API server rewrites desired-replicas to "0" on scale-down; an old RS keeps "3".
     let mut s = scaled_to_zero();
     s.replica_sets = vec![rs_with_desired(RS, "2", "0"), rs_with_desired("old", "1", "3")];
-    assert_eq!(remembered_replicas(&s), (1, ReplicaSource::Default));
-    assert_eq!(decide_default(s), Decision::Scale { to: 1, source: ReplicaSource::Default });
+    assert_eq!(remembered(&s), (1, ReplicaSource::Default));
+    let d = decide_default(s);
+    assert!(matches!(d, Decision::Scale { to: 1, source: ReplicaSource::Default, exact: false, .. }), "{d:?}");
 }
 
 #[test]
@@ -112,8 +203,9 @@ fn scaled_to_zero_scales_unless_an_autoscaler_owns_it() {
     let mut s = scaled_to_zero();
     s.workload_events.push(scaling(&format!("Scaled down replica set {RS} from 2 to 0"), "2026-11-28T10:00:00Z"));
     let d = decide_default(s.clone());
-    assert_eq!(d, Decision::Scale { to: 2, source: ReplicaSource::ScalingEvent });
-    assert_eq!(d.detail(), json!({"replicas": 2, "source": "scaling_event"}));
+    assert!(matches!(d, Decision::Scale { to: 2, source: ReplicaSource::ScalingEvent, .. }), "{d:?}");
+    assert_eq!(d.detail()["replicas"], 2);
+    assert_eq!(d.detail()["source"], "scaling_event");
     s.hpas.push(
         serde_json::from_value(json!({"metadata":{"name":"hpa"},"spec":{"maxReplicas":4,
         "scaleTargetRef":{"kind":"Deployment","name":NAME}}}))

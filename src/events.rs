@@ -266,6 +266,8 @@ pub enum Outcome {
     Timeout,
     /// `--dry-run`: the fix was planned and accepted by the server's dry run; nothing changed.
     Planned,
+    /// SIGTERM or SIGINT ended the run (exit 143 or 130); the heal lock was released.
+    Interrupted,
 }
 
 /// The last line of every run. Keeps the predecessor's keys (`success`, `diagnosis`,

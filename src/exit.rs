@@ -14,3 +14,7 @@ pub const REFUSED: i32 = 4;
 pub const API: i32 = 5;
 /// Deadline exceeded.
 pub const TIMEOUT: i32 = 124;
+/// Interrupted by SIGINT (128 + 2, as a shell reports it); a result line all the same.
+pub const INTERRUPTED_INT: i32 = 130;
+/// Interrupted by SIGTERM (128 + 15, as a shell reports it); a result line all the same.
+pub const INTERRUPTED_TERM: i32 = 143;

@@ -2,7 +2,9 @@
 //! `coordination.k8s.io/v1` Lease per workload (`self-heal-deployment-<name>`), so that every
 //! Service of one Deployment shares one lock and one breaker, is the healer's lock; its
 //! annotations carry the breaker (remediation times within a window). The holder identity is
-//! random (plus host and pid for humans), so two hosts never take it for one another.
+//! random (plus host and pid for humans), so two hosts never take it for one another. The
+//! Lease is short and renewed while the run lives ([`renew`]), so a killed holder blocks others
+//! for at most [`LEASE_DURATION`]; an expired one is taken over at once.
 
 use std::time::Duration;
 
@@ -17,6 +19,9 @@ use tokio::time::Instant;
 use crate::act::{patch_params, post_params};
 use crate::client::WATCH_TIMEOUT_SECS;
 use crate::resolve::WorkloadRef;
+
+pub mod renew;
+pub use renew::{LEASE_DURATION, LOST_AFTER, LockLost, RENEW_EVERY};
 
 /// Annotation on the Lease: JSON array of RFC 3339 times of recent remediations.
 pub const REMEDIATIONS: &str = "self-heal.dev/remediations";
@@ -94,8 +99,8 @@ pub struct BreakerOpen {
     pub retry_after: Duration,
 }
 
-/// The held lock. Dropping it without [`LockGuard::release`] leaves the lease to expire by
-/// itself (its duration is the run's deadline).
+/// The held lock. Dropping it without [`LockGuard::release`] stops its renewal and leaves the
+/// lease to expire by itself ([`LEASE_DURATION`]).
 pub struct LockGuard {
     client: Client,
     namespace: String,
@@ -103,6 +108,9 @@ pub struct LockGuard {
     lease: Lease,
     /// Whether another healer held the lock, or won a race for it, before this one got it.
     contended: bool,
+    /// The holder whose expired lease this one took over.
+    taken_over_from: Option<String>,
+    renewer: Option<renew::Renewer>,
 }
 
 impl std::fmt::Debug for LockGuard {
@@ -117,6 +125,11 @@ impl LockGuard {
         &self.lease
     }
 
+    /// Keeps the Lease as last written (e.g. by [`record_remediation`]).
+    pub fn set_lease(&mut self, lease: Lease) {
+        self.lease = lease;
+    }
+
     /// Our holder identity.
     pub fn holder(&self) -> &str {
         &self.holder
@@ -128,12 +141,28 @@ impl LockGuard {
         self.contended
     }
 
+    /// The holder whose lease had expired when this one took it over (it died mid-heal, or
+    /// lost touch with the API): whatever it did must be diagnosed afresh.
+    pub fn taken_over_from(&self) -> Option<&str> {
+        self.taken_over_from.as_deref()
+    }
+
+    /// Renews the lease every [`RENEW_EVERY`] until released or dropped; a loss is sent once
+    /// on `lost` (the run must then stop acting).
+    pub fn keep_renewed(&mut self, lost: tokio::sync::mpsc::UnboundedSender<LockLost>) {
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), &self.namespace);
+        let name = self.lease.metadata.name.clone().unwrap_or_default();
+        self.renewer = Some(renew::spawn(api, name, self.holder.clone(), lost, renew::Timing::default()));
+    }
+
     /// Releases the lock: clears holderIdentity, keeping the Lease (it carries the breaker).
     /// A lease someone else took over meanwhile is left alone.
     ///
     /// # Errors
     /// [`LockError::Api`] if the Lease cannot be read or written.
-    pub async fn release(self) -> Result<(), LockError> {
+    pub async fn release(mut self) -> Result<(), LockError> {
+        // No renewal may race the release.
+        drop(self.renewer.take());
         let api: Api<Lease> = Api::namespaced(self.client.clone(), &self.namespace);
         let name = self.lease.metadata.name.clone().unwrap_or_default();
         let err = |what| {
@@ -179,29 +208,27 @@ fn lease_expiry(lease: &Lease) -> Option<jiff::Timestamp> {
     renewed.checked_add(jiff::SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(0)))).ok()
 }
 
-/// The one place that decides how long a taken Lease lasts: what is left of the run's
-/// deadline (whole seconds, at least 1, at most [`crate::cli::MAX_TIMEOUT`]), so a killed run
-/// blocks others no longer than its own deadline.
-pub fn lease_duration_secs(deadline: Instant) -> i32 {
-    let left = deadline.saturating_duration_since(Instant::now()).min(crate::cli::MAX_TIMEOUT);
-    (left.as_secs_f64().ceil() as i32).max(1)
-}
-
-fn take(lease: &mut Lease, holder: &str, deadline: Instant, now: jiff::Timestamp) {
+/// Takes the lease for `holder` for [`LEASE_DURATION`] (renewed while the run lives).
+/// Returns the other holder it took over from, if any (an expired lease).
+fn take(lease: &mut Lease, holder: &str, now: jiff::Timestamp) -> Option<String> {
     let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    let previous = spec.holder_identity.clone().filter(|h| !h.is_empty() && h != holder);
     if spec.holder_identity.as_deref() != Some(holder) {
         spec.lease_transitions =
             Some(spec.lease_transitions.unwrap_or(0) + if spec.holder_identity.is_some() { 1 } else { 0 });
     }
     spec.holder_identity = Some(holder.to_string());
-    spec.lease_duration_seconds = Some(lease_duration_secs(deadline));
+    spec.lease_duration_seconds = Some(LEASE_DURATION.as_secs() as i32);
     spec.acquire_time = Some(MicroTime(now));
     spec.renew_time = Some(MicroTime(now));
+    previous
 }
 
 /// Takes the heal lock `name` (see [`lease_name`]). If another healer holds an unexpired lease, waits by
-/// watching the Lease until it is released or expires, or until `deadline`. An expired lease is
-/// taken over with a resourceVersion precondition (a 409 means someone was faster: look again).
+/// watching the Lease until it is released or expires (at most [`LEASE_DURATION`] after its
+/// holder's last renewal), or until `deadline`. An expired lease is taken over at once, with a
+/// resourceVersion precondition (a 409 means someone was faster: look again), and the guard
+/// says so ([`LockGuard::taken_over_from`]).
 ///
 /// # Errors
 /// [`LockError::Busy`] when the deadline passes while another healer holds it;
@@ -219,12 +246,14 @@ pub async fn acquire(
         let (namespace, name) = (ns.to_string(), name.clone());
         move |source| LockError::Api { what, namespace, name, source }
     };
-    let guard = |lease, contended| LockGuard {
+    let guard = |lease, contended, taken_over_from| LockGuard {
         client: client.clone(),
         namespace: ns.to_string(),
         holder: holder.to_string(),
         lease,
         contended,
+        taken_over_from,
+        renewer: None,
     };
     let mut last_holder = String::new();
     let mut contended = false;
@@ -246,9 +275,9 @@ pub async fn acquire(
                 },
                 spec: None,
             };
-            take(&mut fresh, holder, deadline, now);
+            take(&mut fresh, holder, now);
             match api.create(&post_params(false), &fresh).await {
-                Ok(created) => return Ok(guard(created, contended)),
+                Ok(created) => return Ok(guard(created, contended, None)),
                 Err(kube::Error::Api(s)) if s.code == 409 => {
                     contended = true;
                     continue;
@@ -258,9 +287,9 @@ pub async fn acquire(
         };
         match lease_holder_blocking(&lease, holder, now) {
             None => {
-                take(&mut lease, holder, deadline, now);
+                let previous = take(&mut lease, holder, now);
                 match api.replace(&name, &post_params(false), &lease).await {
-                    Ok(taken) => return Ok(guard(taken, contended)),
+                    Ok(taken) => return Ok(guard(taken, contended, previous)),
                     Err(kube::Error::Api(s)) if s.code == 409 => {
                         contended = true;
                         continue;
@@ -346,19 +375,23 @@ pub fn breaker_allows(lease: &Lease, max: u32, window: Duration, now: jiff::Time
 ///
 /// # Errors
 /// [`LockError::Api`] if the Lease cannot be patched.
-pub async fn record_remediation(client: &Client, guard: &mut LockGuard, window: Duration) -> Result<(), LockError> {
+/// Returns the Lease as written (for [`LockGuard::set_lease`]).
+pub async fn record_remediation(client: &Client, lease: &Lease, window: Duration) -> Result<Lease, LockError> {
     let now = jiff::Timestamp::now();
-    let mut times = in_window(&remediations(&guard.lease), window, now);
+    let mut times = in_window(&remediations(lease), window, now);
     times.push(now);
     let list: Vec<String> = times.iter().map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).collect();
     let value = serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_string());
-    let api: Api<Lease> = Api::namespaced(client.clone(), &guard.namespace);
-    let name = guard.lease.metadata.name.clone().unwrap_or_default();
+    let namespace = lease.metadata.namespace.clone().unwrap_or_default();
+    let api: Api<Lease> = Api::namespaced(client.clone(), &namespace);
+    let name = lease.metadata.name.clone().unwrap_or_default();
     let patch = json!({"metadata": {"annotations": {REMEDIATIONS: value}}});
-    guard.lease = api.patch(&name, &patch_params(false), &Patch::Merge(patch)).await.map_err(|source| {
-        LockError::Api { what: "record a remediation on", namespace: guard.namespace.clone(), name, source }
-    })?;
-    Ok(())
+    api.patch(&name, &patch_params(false), &Patch::Merge(patch)).await.map_err(|source| LockError::Api {
+        what: "record a remediation on",
+        namespace,
+        name,
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -404,7 +437,8 @@ mod tests {
             .unwrap();
         let spec = guard.lease().spec.clone().unwrap();
         assert_eq!(spec.holder_identity.as_deref(), Some("me"));
-        assert!((29..=30).contains(&spec.lease_duration_seconds.unwrap()), "{spec:?}");
+        assert_eq!(spec.lease_duration_seconds, Some(15), "short, renewed while the run lives: {spec:?}");
+        assert_eq!(guard.taken_over_from(), None);
         assert!(!guard.contended(), "taken at the first try");
         guard.release().await.unwrap();
         let log = log.lock().unwrap();
@@ -471,11 +505,28 @@ mod tests {
         assert!(a.split(' ').next().unwrap().len() == 32, "{a}");
     }
 
-    #[test]
-    fn the_lease_lasts_at_most_the_capped_deadline() {
-        let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
-        assert_eq!(lease_duration_secs(far), 3600);
-        assert_eq!(lease_duration_secs(Instant::now()), 1);
+    #[tokio::test]
+    async fn an_expired_lease_is_taken_over_at_once_and_says_from_whom() {
+        use crate::act::fake_api;
+        let expired = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(16)).to_string();
+        let (client, _) = fake_api::start(move |req, _| match req.method.as_str() {
+            "GET" => {
+                let mut l = serde_json::to_value(lease(Some("dead-pod"), &expired, 15, &[])).unwrap();
+                l["metadata"]["resourceVersion"] = json!("3");
+                (200, l)
+            }
+            _ => (200, req.body.clone()),
+        })
+        .await;
+        let started = Instant::now();
+        let guard = acquire(&client, "ns", "self-heal-deployment-web", "me", Instant::now() + Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(2), "no wait for an expired lease");
+        assert_eq!(guard.taken_over_from(), Some("dead-pod"));
+        let spec = guard.lease().spec.clone().unwrap();
+        assert_eq!(spec.holder_identity.as_deref(), Some("me"));
+        assert_eq!(spec.lease_transitions, Some(1));
     }
 
     #[test]

@@ -227,6 +227,8 @@ pub fn after_long_help() -> String {
         (exit::REFUSED, "refused by policy: lock held, breaker open, autoscaler owns replicas, paused rollout"),
         (exit::API, "cannot reach, or not authorized by, the Kubernetes API"),
         (exit::TIMEOUT, "deadline exceeded"),
+        (exit::INTERRUPTED_INT, "interrupted by SIGINT (the heal lock is released)"),
+        (exit::INTERRUPTED_TERM, "interrupted by SIGTERM (the heal lock is released)"),
     ];
     let mut s = String::from("Exit codes:\n");
     for (code, meaning) in rows {

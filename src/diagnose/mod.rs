@@ -488,7 +488,7 @@ mod tests {
         assert!(s.warnings.iter().all(|e| e.message.as_deref() != Some("not ours")));
         assert_eq!(s.warnings.len(), 1);
         assert_eq!(s.logs[0].lines, vec!["Error: cannot connect to db".to_string()]);
-        assert_eq!(crate::decide::remembered_replicas(s).0, 3);
+        assert_eq!(crate::decide::remembered_replicas(s).count, 3);
         let codes: Vec<FindingCode> = d.findings.iter().map(|f| f.code).collect();
         assert!(codes.contains(&FindingCode::CrashLoopBackOff) && codes.contains(&FindingCode::LogErrors), "{codes:?}");
         let seen = log.lock().unwrap().clone();

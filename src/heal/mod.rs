@@ -3,7 +3,9 @@
 //! `heal` = diagnose → (lock → re-diagnose → decide → act → wait) → verify; `remediate` stops
 //! before verify; `diagnose` and `verify` run their stage alone. A healthy service is answered
 //! without any write (no Lease, no annotation). Everything runs under one deadline; when it
-//! passes, the run ends with exit 124 and a result line all the same.
+//! passes, the run ends with exit 124 and a result line all the same; so does SIGTERM/SIGINT
+//! (exit 143/130, [`interrupt`]) and the loss of the heal lock, which is renewed while the run
+//! lives (exit 4 when taken over, 5 when the API stopped answering).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant as StdInstant;
@@ -22,8 +24,9 @@ use crate::events::{CheckKind, Event, Finding, FindingCode, Outcome, Phase, RunR
 use crate::exit;
 use crate::report::{Reporter, sink_for};
 use crate::resolve::{self, Overrides, ResolveError, Target};
-use crate::safety::{self, LockError, LockGuard};
+use crate::safety::{self, LockError, LockGuard, LockLost};
 use crate::verify::{self, ProbeKind, VerifyRequest};
+mod interrupt;
 mod remediate;
 
 /// How long a check of a service that looks fine may take before it counts as not answering
@@ -85,11 +88,15 @@ struct Run {
     progress: Mutex<Progress>,
     /// The heal lock, once taken; released after the run, also after a timeout.
     lock: Mutex<Option<LockGuard>>,
+    /// Where the lock's renewal reports its loss (the run then stops acting).
+    lock_lost: tokio::sync::mpsc::UnboundedSender<LockLost>,
 }
 
 /// Runs the plan and returns the process exit code. Always emits `started` first and `result`
 /// last.
 pub async fn execute(plan: RunPlan) -> i32 {
+    // First of all, so that a signal at any later point still gets its result line.
+    let mut signals = interrupt::Signals::listen();
     let started = StdInstant::now();
     let run_id = format!("{:x}-{:x}", jiff::Timestamp::now().as_millisecond(), std::process::id());
     let reporter = Reporter::new(run_id.clone(), plan.service.clone(), plan.namespace.clone(), sink_for(plan.output));
@@ -100,6 +107,7 @@ pub async fn execute(plan: RunPlan) -> i32 {
         dry_run: plan.dry_run,
     });
     let deadline = Instant::now() + plan.timeout;
+    let (lock_lost, mut lost) = tokio::sync::mpsc::unbounded_channel();
     let run = Arc::new(Run {
         plan,
         reporter: reporter.clone(),
@@ -107,17 +115,24 @@ pub async fn execute(plan: RunPlan) -> i32 {
         deadline,
         progress: Mutex::new(Progress::default()),
         lock: Mutex::new(None),
+        lock_lost,
     });
 
-    let ending = match tokio::time::timeout_at(deadline, run.pipeline()).await {
-        Ok(Ok(ending)) => ending,
-        Ok(Err(err)) => {
-            crate::report::stderr_line(&err.to_string());
-            let mut ending = Ending::new(err.outcome(), err.exit_code(), err.to_string());
-            ending.recommendation = err.recommendation();
-            ending
-        }
-        Err(_) => run.timed_out(),
+    // Whichever ends first: the pipeline, its deadline, a signal, or the loss of the lock
+    // (dropping the pipeline stops every request and wait it had in flight).
+    let ending = tokio::select! {
+        done = tokio::time::timeout_at(deadline, run.pipeline()) => match done {
+            Ok(Ok(ending)) => ending,
+            Ok(Err(err)) => {
+                crate::report::stderr_line(&err.to_string());
+                let mut ending = Ending::new(err.outcome(), err.exit_code(), err.to_string());
+                ending.recommendation = err.recommendation();
+                ending
+            }
+            Err(_) => run.timed_out(),
+        },
+        signal = signals.recv() => run.interrupted(signal),
+        Some(why) = lost.recv() => run.lock_lost(&why),
     };
     run.release_lock().await;
 
@@ -168,6 +183,46 @@ impl Run {
             humantime::format_duration(self.plan.timeout),
             self.ns(),
             self.plan.service,
+        ));
+        ending
+    }
+
+    /// The result when SIGTERM or SIGINT arrived: what was known by then.
+    fn interrupted(&self, signal: interrupt::Interrupt) -> Ending {
+        let p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ending = Ending::new(
+            Outcome::Interrupted,
+            signal.exit_code(),
+            p.diagnosis.clone().unwrap_or_else(|| "Interrupted before a diagnosis was made.".into()),
+        );
+        ending.fix_attempted = p.fix_attempted.clone();
+        ending.recommendation = Some(format!(
+            "self-heal was stopped by {}; the heal lock is released: run it again to finish (self-heal heal {} -n {})",
+            signal.name(),
+            self.plan.service,
+            self.ns()
+        ));
+        ending
+    }
+
+    /// The result when the heal lock was lost mid-run: nothing more is done.
+    fn lock_lost(&self, why: &LockLost) -> Ending {
+        let p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        let (outcome, code) = match why {
+            LockLost::TakenOver { .. } => (Outcome::Refused, exit::REFUSED),
+            LockLost::Unrenewed { .. } => (Outcome::Error, exit::API),
+        };
+        let mut ending = Ending::new(
+            outcome,
+            code,
+            p.diagnosis.clone().unwrap_or_else(|| "The heal lock was lost before a diagnosis was made.".into()),
+        );
+        ending.fix_attempted = p.fix_attempted.clone();
+        crate::report::stderr_line(&format!("stopped: {why}"));
+        ending.recommendation = Some(format!(
+            "Stopped acting: {why}. Check the service again (self-heal diagnose {} -n {})",
+            self.plan.service,
+            self.ns()
         ));
         ending
     }
@@ -340,7 +395,7 @@ impl Run {
             // One lock per workload: every Service of one Deployment shares it (and the breaker).
             let lease = safety::lease_name(target.workload.as_ref(), &self.plan.service);
             let holder = safety::holder_identity();
-            let guard = match safety::acquire(client, self.ns(), &lease, &holder, self.deadline).await {
+            let mut guard = match safety::acquire(client, self.ns(), &lease, &holder, self.deadline).await {
                 Ok(guard) => guard,
                 Err(LockError::Busy { holder }) => {
                     let reason = format!(
@@ -356,13 +411,37 @@ impl Run {
                 }
             };
             let contended = guard.contended();
+            let taken_over = guard.taken_over_from().map(str::to_string);
+            guard.keep_renewed(self.lock_lost.clone());
             *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
 
+            // Taken over from a holder whose lease expired: it died (or lost the API) at an
+            // unknown point, maybe right after a write, so nothing seen before counts.
+            if let Some(from) = taken_over {
+                self.progress(
+                    Phase::Diagnose,
+                    format!("Took over the heal lock from {from}, whose lease expired; diagnosing afresh"),
+                );
+                diagnosis = self.diagnose(client, target).await?;
+                self.report_findings(&diagnosis.findings);
+                decision = decide::decide(&diagnosis, &self.policy());
+                if decision == Decision::Healthy {
+                    if self.verify(probe_client, target, Patience::Quick).await {
+                        self.emit_plan(&decision);
+                        return Ok(Ending::new(
+                            Outcome::Healthy,
+                            exit::OK,
+                            format!("{} (fixed by the previous healer)", decide::diagnosis_sentence(&diagnosis)),
+                        ));
+                    }
+                    decision = self.with_unreachable(&mut diagnosis);
+                }
+            }
             // Taken at the first try: nobody else can have acted since the diagnosis, so act on
             // it. Taken after another healer: it may have acted, and every action writes the
             // workload, so a workload left untouched needs no second diagnosis either. Only a
             // change (a new spec generation, or other findings) is worth a new decision.
-            if contended && self.workload_changed(client, &diagnosis).await? {
+            else if contended && self.workload_changed(client, &diagnosis).await? {
                 let fresh = self.diagnose(client, target).await?;
                 if state_of(&fresh) != state_of(&diagnosis) {
                     self.progress(Phase::Diagnose, "The service changed while waiting for the lock; diagnosing again");

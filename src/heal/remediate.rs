@@ -67,7 +67,7 @@ impl Run {
         };
         let remember = decide::replicas_to_record(&diagnosis.snapshot);
         let done: Result<(String, Value), ActError> = match decision {
-            Decision::Scale { to, source } => {
+            Decision::Scale { to, source, .. } => {
                 act::scale(client, self.ns(), name, *to, known, self.plan.dry_run).await.map(|d| {
                     (
                         format!("Scaled deployment/{name} from {} to {} replicas", d.from, d.to),
@@ -131,12 +131,17 @@ impl Run {
         self.emit(Event::Action { action, status: ActionStatus::Succeeded, message: message.clone(), detail });
         self.record(client, target, action, &message).await;
         // The breaker counts this remediation (state in the Lease, so it survives restarts).
-        let taken = self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(mut guard) = taken {
-            if let Err(e) = safety::record_remediation(client, &mut guard, self.plan.breaker_window).await {
-                tracing::warn!("failed to record the remediation for the breaker: {e}");
+        // The guard stays in place meanwhile: a run cut short here still releases it.
+        let held = self.lock.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|g| g.lease().clone());
+        if let Some(lease) = held {
+            match safety::record_remediation(client, &lease, self.plan.breaker_window).await {
+                Ok(updated) => {
+                    if let Some(guard) = self.lock.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                        guard.set_lease(updated);
+                    }
+                }
+                Err(e) => tracing::warn!("failed to record the remediation for the breaker: {e}"),
             }
-            *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
         }
         self.wait_then_verify(client, probe_client, target, diagnosis, decision, Some(message)).await
     }

@@ -100,6 +100,7 @@ impl HumanSink {
             Outcome::Error => ("ERROR", Style::new().red()),
             Outcome::Timeout => ("TIMED OUT", Style::new().red()),
             Outcome::Planned => ("PLANNED (DRY RUN)", Style::new().cyan()),
+            Outcome::Interrupted => ("INTERRUPTED", Style::new().red()),
         };
         let head = self.style(style.bold()).apply_to(headline).to_string();
         let label = |s: &str| format!("  {:<10}", format!("{s}:"));

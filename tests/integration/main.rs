@@ -15,4 +15,5 @@ mod orchestrator_api;
 mod orchestrator_util;
 mod orchestrator_workers;
 mod rbac;
+mod remembered;
 mod ship;
