@@ -23,7 +23,8 @@ fn a_lock_held_by_another_live_healer_is_refused_with_exit_4() {
     let (run, reqs) = heal_recorded(&sim, &["--timeout", "3s", "heal", SVC, "connect ECONNREFUSED", &url]);
     assert_eq!(run.code, 4, "{}", run.dump());
     assert_eq!(run.result()["outcome"], "refused");
-    assert_eq!(run.events("plan").last().unwrap()["action"], "none", "{}", run.dump());
+    assert_eq!(run.events("plan").last().unwrap()["action"], "manual", "{}", run.dump());
+    assert_eq!(run.events("plan").last().unwrap()["detail"]["refused"], true, "{}", run.dump());
     assert!(run.result()["diagnosis"].as_str().unwrap().contains("other-healer"), "names the holder: {}", run.dump());
     reqs.assert_no_writes(&run);
     assert!(
@@ -79,7 +80,8 @@ fn breaker_refuses_after_the_allowed_remediations() {
     let (second, reqs) = heal_recorded(&sim, &args);
     assert_eq!(second.code, 4, "{}", second.dump());
     assert_eq!(second.result()["outcome"], "refused");
-    assert_eq!(second.events("plan").last().unwrap()["action"], "none", "{}", second.dump());
+    assert_eq!(second.events("plan").last().unwrap()["action"], "manual", "{}", second.dump());
+    assert_eq!(second.events("plan").last().unwrap()["detail"]["refused"], true, "{}", second.dump());
     assert!(second.result()["recommendation"].as_str().unwrap().contains("Breaker open"), "{}", second.dump());
     assert!(second.events("action").is_empty(), "{}", second.dump());
     assert_eq!(reqs.workload_writes(), Vec::<String>::new(), "nothing written to the workload:\n{}", reqs.dump());
@@ -141,7 +143,8 @@ fn deadline_exceeded_exits_124_with_a_result() {
     assert_eq!(run.code, 124, "{}", run.dump());
     assert_eq!(run.result()["outcome"], "timeout");
     assert!(run.result()["duration_ms"].as_u64().unwrap() < 10_000);
-    assert_eq!(run.result()["fix_attempted"], "Scaling deployment/sandfly-mcp-server to 2 replicas", "{}", run.dump());
+    let attempted = run.result()["fix_attempted"].as_str().unwrap_or_default();
+    assert!(attempted.starts_with("Scaling deployment/sandfly-mcp-server to "), "{}", run.dump());
     reqs.assert_one_workload_patch(&run);
     assert_lease_released_with(&sim, 1);
 }

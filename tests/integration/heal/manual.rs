@@ -144,7 +144,7 @@ fn unknown_service_needs_a_human_and_writes_nothing() {
     assert_eq!(run.code, 3, "{}", run.dump());
     assert_eq!(run.result()["outcome"], "manual");
     assert!(run.finding_codes().contains(&"ServiceNotFound".to_string()), "{}", run.dump());
-    assert!(run.result()["recommendation"].as_str().unwrap().contains("no-such-service"), "{}", run.dump());
+    assert!(run.result()["diagnosis"].as_str().unwrap().contains("no-such-service"), "{}", run.dump());
     reqs.assert_no_writes(&run);
     assert_eq!(generation(&sim), before);
 }
