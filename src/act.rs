@@ -453,7 +453,8 @@ mod tests {
         assert!(patch.uri.contains("fieldManager=self-heal") && !patch.uri.contains("dryRun"), "{}", patch.uri);
         assert_eq!(
             patch.body,
-            json!({"metadata": {"resourceVersion": "10", "annotations": {LAST_REPLICAS: "3"}}, "spec": {"replicas": 3}})
+            json!({"metadata": {"resourceVersion": "10", "annotations": {"self-heal.dev/last-replicas": "3"}},
+                   "spec": {"replicas": 3}})
         );
     }
 
@@ -504,6 +505,11 @@ mod tests {
     #[test]
     fn a_scale_to_zero_records_no_count() {
         assert_eq!(scale_patch("7", 0), json!({"metadata": {"resourceVersion": "7"}, "spec": {"replicas": 0}}));
+        assert_eq!(
+            scale_patch("7", 2),
+            json!({"metadata": {"resourceVersion": "7", "annotations": {"self-heal.dev/last-replicas": "2"}},
+                   "spec": {"replicas": 2}})
+        );
     }
 
     fn deployment(paused: bool) -> Value {
@@ -533,8 +539,13 @@ mod tests {
         assert_eq!(patch.content_type, "application/strategic-merge-patch+json");
         assert!(patch.uri.starts_with("/apis/apps/v1/namespaces/ns/deployments/web?"), "{}", patch.uri);
         assert!(patch.uri.contains("fieldManager=self-heal") && !patch.uri.contains("dryRun"), "{}", patch.uri);
-        assert_eq!(patch.body, restart_patch(&done.restarted_at, Some(2)));
-        assert_eq!(patch.body["metadata"]["annotations"][LAST_REPLICAS], "2", "the count travels in the restart");
+        assert_eq!(
+            patch.body,
+            json!({"metadata": {"annotations": {"self-heal.dev/last-replicas": "2"}},
+                   "spec": {"template": {"metadata": {"annotations": {
+                       "kubectl.kubernetes.io/restartedAt": done.restarted_at}}}}}),
+            "kubectl's restart, and the count travels in the same patch"
+        );
         assert_eq!(log.len(), 2, "one read, one write");
         assert!(done.restarted_at.parse::<jiff::Timestamp>().is_ok());
     }
@@ -572,8 +583,19 @@ mod tests {
         assert_eq!(patch.body[0]["value"]["spec"]["containers"][0]["image"], "v2");
         assert_eq!(patch.body[0]["value"]["metadata"]["labels"], json!({"app": "d"}));
         assert_eq!(patch.body[1]["path"], "/metadata/annotations");
-        assert_eq!(patch.body[1]["value"][LAST_REPLICAS], "4", "the count travels in the rollback");
+        assert_eq!(patch.body[1]["value"]["self-heal.dev/last-replicas"], "4", "the count travels in the rollback");
         assert_eq!(log.iter().filter(|r| r.method != "GET").count(), 1, "one write");
+        assert_eq!(
+            patch.body,
+            json!([
+                {"op": "replace", "path": "/spec/template", "value": {
+                    "metadata": {"labels": {"app": "d"}},
+                    "spec": {"containers": [{"name": "server", "image": "v2"}]}}},
+                {"op": "replace", "path": "/metadata/annotations",
+                 "value": {"self-heal.dev/last-replicas": "4"}}
+            ]),
+            "kubectl's undo: the previous template without pod-template-hash, and the count"
+        );
     }
 
     fn rs(name: &str, uid: &str, controller: bool, revision: &str, image: &str) -> ReplicaSet {

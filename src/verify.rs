@@ -398,6 +398,28 @@ mod tests {
         assert!(out.checks[0].message.contains("no ready endpoints"), "{out:?}");
     }
 
+    #[tokio::test]
+    async fn endpoints_that_become_ready_arrive_by_watch() {
+        let (client, log, watches) = fake_api::start_watched(|req, _| {
+            if req.uri.contains("/endpointslices") {
+                (200, fake_api::list("EndpointSliceList", vec![slice(false)]))
+            } else {
+                (404, fake_api::status(404, "NotFound", "nope"))
+            }
+        })
+        .await;
+        let mut ready = slice(true);
+        ready["metadata"]["resourceVersion"] = json!("101");
+        let (check, ()) = tokio::join!(
+            wait_endpoints(&client, "ns", "web", Instant::now() + Duration::from_secs(10)),
+            watches.send("endpointslices", "MODIFIED", ready)
+        );
+        assert!(check.ok, "{check:?}");
+        let log = log.lock().unwrap();
+        assert!(log[0].uri.contains("labelSelector=kubernetes.io%2Fservice-name%3Dweb"), "{:?}", log[0]);
+        assert_eq!(log.iter().filter(|s| !s.uri.contains("watch=")).count(), 1, "one list, then the watch");
+    }
+
     #[test]
     fn counts_only_ready_non_terminating_addresses() {
         let slice: EndpointSlice = serde_json::from_value(json!({

@@ -710,6 +710,23 @@ mod tests {
         assert!(matches!(out, WaitOutcome::Complete { last: RolloutProgress { ready: 2, .. } }), "{out:?}");
     }
 
+    #[tokio::test]
+    async fn pods_that_become_ready_arrive_by_watch() {
+        use crate::act::fake_api;
+        let listed = vec![ready_pod("a", true, false), ready_pod("c", false, false)];
+        let (client, log, watches) =
+            fake_api::start_watched(move |_, _| (200, fake_api::list("PodList", listed.clone()))).await;
+        let mut now_ready = ready_pod("c", true, false);
+        now_ready["metadata"]["resourceVersion"] = json!("101");
+        let (out, ()) = tokio::join!(
+            wait_pods_ready(&client, "ns", "app=x", 2, Instant::now() + Duration::from_secs(10), |_| {}),
+            watches.send("pods", "MODIFIED", now_ready)
+        );
+        assert!(matches!(out.unwrap(), WaitOutcome::Complete { last: RolloutProgress { ready: 2, .. } }));
+        let lists = log.lock().unwrap().iter().filter(|s| !s.uri.contains("watch=")).count();
+        assert_eq!(lists, 1, "one list, then the change by watch (no polling)");
+    }
+
     #[test]
     fn pod_failure_reports_crash_loop_details() {
         let pod: Pod = serde_json::from_value(json!({

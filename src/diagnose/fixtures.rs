@@ -132,12 +132,18 @@ pub fn healthy() -> Snapshot {
     )
 }
 
-/// A snapshot of the Deployment `dep` and `pods`; endpoints follow the pods' readiness.
+/// A snapshot of the Deployment `dep` and `pods`; endpoints follow the pods' readiness as
+/// written in the fixture (the `Ready` condition literally, not the product's own reading).
 pub fn with(dep: Value, pods: Vec<Pod>) -> Snapshot {
+    let literal = |p: &Pod| serde_json::to_value(p).expect("pod fixture as JSON");
     let ips = |ready: bool| -> Vec<String> {
         pods.iter()
-            .filter(|p| super::is_pod_ready(p) == ready)
-            .filter_map(|p| p.status.as_ref()?.pod_ip.clone())
+            .map(literal)
+            .filter(|p| {
+                let conditions = p["status"]["conditions"].as_array().cloned().unwrap_or_default();
+                conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True") == ready
+            })
+            .filter_map(|p| p["status"]["podIP"].as_str().map(str::to_string))
             .collect()
     };
     let (r, n) = (ips(true), ips(false));
@@ -148,7 +154,12 @@ pub fn with(dep: Value, pods: Vec<Pod>) -> Snapshot {
         target: Target {
             namespace: NS.into(),
             service_name: NAME.into(),
-            port: crate::resolve::resolve_port(&service, None),
+            // The fixture Service's one port, literally.
+            port: Some(crate::resolve::ResolvedPort {
+                port: 3000,
+                target_port: k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(3000),
+                name: Some("http".into()),
+            }),
             service,
             selector: [("app".to_string(), NAME.to_string())].into(),
             workload: Some(WorkloadRef { kind: WorkloadKind::Deployment, name: NAME.into() }),
