@@ -3,6 +3,7 @@
 # its worker); for each of the seed's four testing scenarios break sandfly-mcp-server with
 # kubectl, send the seed's curl ({"query": "list sandfly hosts", "streaming": true}) and print
 # the SSE stream from processing_start through the healing to processing_complete.
+# DEMO_STREAMS=<dir>: also save each scenario's raw SSE stream there as <scenario>.sse.
 set -euo pipefail
 BIN=${BIN:-target/debug}
 KUBECTL=${KUBECTL:-kubectl}
@@ -29,11 +30,15 @@ wait_line() { # file prefix: waits (10 s at most) for a line starting with prefi
   echo "timed out waiting for '$2' in $1" >&2; return 1
 }
 
-# The seed's request; each SSE frame printed as it arrives (long worker lines shortened).
+# The seed's request; each SSE frame printed as it arrives (long worker lines shortened); with
+# DEMO_STREAMS the whole stream is saved as $DEMO_STREAMS/<name>.sse.
 ask() {
+  local save=/dev/null
+  if [ -n "${DEMO_STREAMS:-}" ]; then mkdir -p "$DEMO_STREAMS" && save="$DEMO_STREAMS/$1.sse"; fi
   say "curl -N -H 'Accept: text/event-stream' -X POST $ORCH/api/tasks -H 'Content-Type: application/json' -d '{\"query\": \"list sandfly hosts\", \"streaming\": true}'"
   curl -sN --max-time 150 -H "Accept: text/event-stream" -X POST "$ORCH/api/tasks" \
     -H "Content-Type: application/json" -d '{"query": "list sandfly hosts", "streaming": true}' |
+    tee "$save" |
     while IFS= read -r line; do
       case "$line" in
         'data: {"type":"healing_failed"'*) printf '%s\n\n' "$line" ;;
@@ -79,19 +84,19 @@ ORCH="http://$(sed -n 's/^orchestrator listening //p' "$work/orch.out")"
 echo "orchestrator at $ORCH"
 
 bold "A healthy call first: no healing"
-ask
+ask 0-healthy
 
 bold "Scenario 1: service scaled to 0"
 k scale deployment/$SVC --replicas=0
 kq rollout status deployment/$SVC --timeout=60s >/dev/null
-ask
+ask 1-scaled-to-zero
 k get deployment $SVC
 
 bold "Scenario 2: pod crashed (deleted), pods slow to become ready"
 k set env deployment/$SVC SIM_READY_DELAY=8s
 kq rollout status deployment/$SVC --timeout=60s >/dev/null
 k delete pods -l app=$SVC --wait=false
-ask
+ask 2-pod-deleted
 
 bold "Scenario 3: bad image (every pod on invalid-image:latest)"
 k scale deployment/$SVC --replicas=0
@@ -103,14 +108,14 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 k get pods
-ask
+ask 3-bad-image
 say "(a human follows the recommendation)"
 k rollout undo deployment/$SVC
 kq rollout status deployment/$SVC --timeout=60s >/dev/null
 
 bold "Scenario 4: no endpoints (Service selector broken)"
 k patch service $SVC -p '{"spec":{"selector":{"app":"sandfly-mcp-server-v2"}}}'
-ask
+ask 4-no-endpoints
 k patch service $SVC -p '{"spec":{"selector":{"app":"sandfly-mcp-server"}}}'
 
 bold "The heals on record (GET /api/heals) and a few metrics"

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::history::{Finish, History, now_rfc3339};
 use super::metrics::Metrics;
-use crate::events::{Envelope, Event, RunResult};
+use crate::events::{ActionStatus, Envelope, Event, Outcome, RunResult};
 
 /// Environment variables the worker inherits; everything else is cleared. PATH and HOME for
 /// kubeconfig exec plugins and `~/.kube/config`; KUBECONFIG and the in-cluster pair choose the
@@ -50,6 +50,8 @@ pub struct WorkerExit {
     pub timed_out: bool,
     /// It could not be started (missing, not executable).
     pub spawn_error: Option<String>,
+    /// Its process id (also its process group's), once started.
+    pub pid: Option<u32>,
 }
 
 /// Runs one worker: sends each stdout line on `lines` as it arrives, returns how it ended.
@@ -97,6 +99,37 @@ impl ProcessRunner {
     }
 }
 
+/// How long a dead worker's remaining output may take to arrive.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// The next stdout line; pending forever once the pipe is closed (`None` reader).
+async fn next_line(
+    reader: &mut Option<tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>>,
+) -> Option<String> {
+    match reader {
+        Some(r) => r.next_line().await.ok().flatten(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Blocks until process `pid` has ended, leaving it unreaped (`WNOWAIT`), so its pid and group
+/// id stay reserved until [`tokio::process::Child::wait`] reaps it.
+fn exited_unreaped(pid: i32) {
+    if pid <= 0 {
+        return;
+    }
+    loop {
+        // SAFETY: waitid writes only into `info`, a zeroed siginfo_t we own.
+        let rc = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT)
+        };
+        if rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+    }
+}
+
 fn killpg(pgid: i32) {
     if pgid > 0 {
         // SAFETY: killpg only sends a signal; a stale group id fails with ESRCH.
@@ -134,39 +167,58 @@ impl WorkerRunner for ProcessRunner {
                     };
                 }
             };
-            let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+            let pid = child.id();
+            let pgid = pid.map(|p| p as i32).unwrap_or(0);
             groups.lock().unwrap_or_else(|e| e.into_inner()).insert(pgid);
-            let stdout = child.stdout.take();
-            let read = async {
-                if let Some(out) = stdout {
-                    let mut reader = tokio::io::BufReader::new(out).lines();
-                    while let Ok(Some(line)) = reader.next_line().await {
-                        let _ = lines.send(line);
+            let mut reader = child.stdout.take().map(|out| tokio::io::BufReader::new(out).lines());
+            // Watches the leader's exit without reaping it, so its group can still be killed
+            // by id: a descendant holding stdout must not keep a dead worker's heal open.
+            let mut exited = tokio::task::spawn_blocking(move || exited_unreaped(pgid));
+            let deadline = tokio::time::sleep(timeout);
+            tokio::pin!(deadline);
+            let mut timed_out = false;
+            loop {
+                tokio::select! {
+                    line = next_line(&mut reader) => match line {
+                        Some(l) => { let _ = lines.send(l); }
+                        None => reader = None,
+                    },
+                    _ = &mut exited => break,
+                    _ = &mut deadline => { timed_out = true; break }
+                }
+            }
+            // The leader is dead (a zombie, not reaped yet) or past its deadline: either way
+            // nothing of its group may outlive it, and its group id cannot have been reused.
+            killpg(pgid);
+            if !timed_out {
+                // What the worker printed before it ended is still in the pipe; every writer
+                // is dead now, so the end comes at once (bounded, in case one escaped the group).
+                let drain = async {
+                    while let Some(r) = reader.as_mut() {
+                        match r.next_line().await {
+                            Ok(Some(l)) => {
+                                let _ = lines.send(l);
+                            }
+                            _ => reader = None,
+                        }
                     }
-                }
-            };
-            let finished = tokio::time::timeout(timeout, async {
-                read.await;
-                child.wait().await
-            })
-            .await;
-            let exit = match finished {
-                Ok(Ok(status)) => {
-                    use std::os::unix::process::ExitStatusExt;
-                    WorkerExit { code: status.code(), signal: status.signal(), ..Default::default() }
-                }
-                Ok(Err(e)) => {
-                    WorkerExit { spawn_error: Some(format!("cannot wait for worker: {e}")), ..Default::default() }
-                }
-                Err(_) => {
-                    // The leader is not reaped yet, so its group id cannot have been reused.
-                    killpg(pgid);
-                    let _ = child.wait().await;
-                    WorkerExit { timed_out: true, signal: Some(libc::SIGKILL), ..Default::default() }
-                }
-            };
+                };
+                let _ = tokio::time::timeout(DRAIN_LIMIT, drain).await;
+            }
+            let status = child.wait().await;
             groups.lock().unwrap_or_else(|e| e.into_inner()).remove(&pgid);
-            exit
+            match status {
+                _ if timed_out => {
+                    WorkerExit { timed_out: true, signal: Some(libc::SIGKILL), pid, ..Default::default() }
+                }
+                Ok(status) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    WorkerExit { code: status.code(), signal: status.signal(), pid, ..Default::default() }
+                }
+                Err(e) => {
+                    WorkerExit { spawn_error: Some(format!("cannot wait for worker: {e}")), pid, ..Default::default() }
+                }
+            }
         })
     }
 
@@ -327,6 +379,7 @@ impl Supervisor {
         let mut garbage: Option<String> = None;
         let mut findings: Vec<String> = Vec::new();
         let mut action: Option<String> = None;
+        let mut refusal: Option<String> = None;
         let mut run_id: Option<String> = None;
         let mut exit: Option<WorkerExit> = None;
         loop {
@@ -350,8 +403,14 @@ impl Supervisor {
                     run_id.get_or_insert(env.run.clone());
                     match &env.event {
                         Event::Finding(f) => findings.push(f.code.as_str().to_string()),
-                        Event::Plan { action: a, .. } => {
-                            action = serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string))
+                        Event::Plan { action: a, reason, detail } => {
+                            action = serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string));
+                            if detail["refused"] == true {
+                                refusal = Some(reason.clone());
+                            }
+                        }
+                        Event::Action { status: ActionStatus::Failed, message, .. } => {
+                            refusal.get_or_insert_with(|| message.clone());
                         }
                         Event::Result(r) => result = Some(r.clone()),
                         _ => {}
@@ -369,7 +428,7 @@ impl Supervisor {
             }
         }
         let exit = exit.unwrap_or_default();
-        let outcome = judge(&req.service, result.as_ref(), garbage, &exit);
+        let outcome = judge(&req.service, result.as_ref(), refusal, garbage, &exit);
         let duration = started.elapsed();
         self.history.finish(
             &flight.id,
@@ -401,7 +460,13 @@ impl Supervisor {
 }
 
 /// The worker's result line and exit, judged: success, or a failure naming its reason.
-fn judge(service: &str, result: Option<&RunResult>, garbage: Option<String>, exit: &WorkerExit) -> HealOutcome {
+fn judge(
+    service: &str,
+    result: Option<&RunResult>,
+    refusal: Option<String>,
+    garbage: Option<String>,
+    exit: &WorkerExit,
+) -> HealOutcome {
     let fault = |message: String| HealOutcome {
         success: false,
         outcome: "failed".into(),
@@ -412,10 +477,11 @@ fn judge(service: &str, result: Option<&RunResult>, garbage: Option<String>, exi
     if let Some(e) = &exit.spawn_error {
         return fault(format!("Healing failed: {e}"));
     }
+    let worker = exit.pid.map_or_else(|| "the worker".to_string(), |p| format!("the worker (pid {p})"));
     if exit.timed_out {
-        return fault(
-            "Healing failed: the worker ran past its time limit and was killed with its process group".into(),
-        );
+        return fault(format!(
+            "Healing failed: {worker} ran past its time limit and was killed with its process group"
+        ));
     }
     if let Some(g) = garbage {
         return fault(format!("Healing failed: {g}"));
@@ -426,7 +492,7 @@ fn judge(service: &str, result: Option<&RunResult>, garbage: Option<String>, exi
             (Some(c), _) => format!("exited with code {c}"),
             _ => "ended".to_string(),
         };
-        return fault(format!("Healing failed: the worker {how} without a result line"));
+        return fault(format!("Healing failed: {worker} {how} without a result line"));
     };
     if exit.code != Some(r.exit_code) {
         return fault(format!(
@@ -441,6 +507,21 @@ fn judge(service: &str, result: Option<&RunResult>, garbage: Option<String>, exi
             (None, _) => format!("Service restored: {}", r.diagnosis),
         };
         HealOutcome { success: true, outcome, message, recommendation: None, exit_code: Some(r.exit_code) }
+    } else if r.outcome == Outcome::Refused {
+        // Why it was refused (lock, breaker, paused rollout) first, then what is wrong.
+        let reason = refusal.or_else(|| r.recommendation.clone()).unwrap_or_else(|| r.diagnosis.clone());
+        let message = if reason == r.diagnosis {
+            format!("Healing refused: {reason}")
+        } else {
+            format!("Healing refused: {reason} ({})", r.diagnosis)
+        };
+        HealOutcome {
+            success: false,
+            outcome,
+            message,
+            recommendation: r.recommendation.clone(),
+            exit_code: Some(r.exit_code),
+        }
     } else {
         HealOutcome {
             success: false,
@@ -583,6 +664,75 @@ mod tests {
         let msgs = collect(&s.heal(req())).await;
         let HealMsg::Done(o) = msgs.last().unwrap() else { panic!() };
         assert!(o.message.contains("exited with code 101 without a result line"), "{o:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_heal_says_why_then_what_is_wrong() {
+        let plan = line(
+            2,
+            r#""event":"plan","action":"manual","reason":"Breaker open: 3 remediations in 10m","detail":{"refused":true}"#,
+        );
+        let refused = line(
+            3,
+            r#""event":"result","success":false,"outcome":"refused","diagnosis":"deployment/s is scaled to 0 replicas.","fix_applied":null,"fix_attempted":null,"recommendation":"Breaker open: 3 remediations in 10m","findings":["ScaledToZero"],"duration_ms":5,"exit_code":4,"timestamp":"2026-01-01T00:00:00Z""#,
+        );
+        let (s, gate, _) = sup(vec![plan, refused], 4);
+        gate.add_permits(1);
+        let msgs = collect(&s.heal(req())).await;
+        let HealMsg::Done(o) = msgs.last().unwrap() else { panic!() };
+        assert_eq!(
+            (o.success, o.outcome.as_str(), o.exit_code, o.message.as_str()),
+            (
+                false,
+                "refused",
+                Some(4),
+                "Healing refused: Breaker open: 3 remediations in 10m (deployment/s is scaled to 0 replicas.)"
+            )
+        );
+    }
+
+    /// A script worker in a fresh temp dir.
+    fn script_runner(body: &str, timeout: Duration) -> (ProcessRunner, tempfile::TempDir) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("worker");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (ProcessRunner::new(path, timeout), dir)
+    }
+
+    fn gone(pid: i32) -> bool {
+        // SAFETY: signal 0 only checks that the process exists.
+        unsafe { libc::kill(pid, 0) != 0 }
+    }
+
+    #[tokio::test]
+    async fn a_killed_worker_ends_at_once_and_takes_its_descendants_along() {
+        // The grandchild keeps stdout open: only the leader's exit can tell that the worker died.
+        let (runner, dir) = script_runner(
+            "sleep 300 &\necho $! > \"$(dirname \"$0\")/child\"\necho '{\"not\": \"done\"}'\nkill -9 $$",
+            Duration::from_secs(60),
+        );
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let t0 = Instant::now();
+        let exit = runner.run(req(), tx).await;
+        assert!(t0.elapsed() < Duration::from_secs(10), "detected after {:?}", t0.elapsed());
+        assert_eq!((exit.signal, exit.code, exit.timed_out), (Some(libc::SIGKILL), None, false), "{exit:?}");
+        assert_eq!(rx.recv().await.as_deref(), Some(r#"{"not": "done"}"#), "the line printed before the kill");
+        let child: i32 = std::fs::read_to_string(dir.path().join("child")).unwrap().trim().parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !gone(child) {
+            // Killed but not yet reaped by init: a zombie is gone for our purposes.
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            if stat.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the worker's child {child} outlived it");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let o = judge("s", None, None, None, &exit);
+        assert!(o.message.ends_with("was killed by signal 9 without a result line"), "{o:?}");
+        assert!(o.message.contains(&format!("(pid {})", exit.pid.unwrap())), "{o:?}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! RBAC proven, not asserted: self-heal's heal scenarios run under a ServiceAccount token bound
-//! to the Role of `deploy/rbac.yaml`, with kube-sim enforcing RBAC and recording every request.
-//! Fails when self-heal is denied anything, or when the Role grants a verb on a resource that no
-//! recorded run used.
+//! RBAC proven, not asserted: self-heal's heal scenarios, run directly and as the orchestrator's
+//! workers, under a ServiceAccount token bound to the Role of `deploy/rbac.yaml`, with kube-sim
+//! enforcing RBAC and recording every request. Fails when self-heal is denied anything, or when
+//! the Role grants a verb on a resource that no recorded run used.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::heal::{Run, parse_ndjson};
+use crate::orchestrator_util::{Orch, block_on, seed_query, shape, sim_config, stream};
 use crate::util::{RecordedRequest, SelfHealExt, Sim, eventually};
 
 const NS: &str = "cortex-system";
@@ -186,6 +187,29 @@ fn scenario(name: &str) -> Vec<RecordedRequest> {
             let run = heal_as(&sim, &kc, &["diagnose", "db"]);
             assert!(run.finding_codes().contains(&"ScaledToZero".to_string()), "{name}: {}", run.dump());
         }
+        "orchestrator: scaled to 0 → its worker heals, the call is answered" => {
+            kubectl(&sim, &["scale", DEPLOY, "--replicas=0"]);
+            let orch = Orch::start(Some(&sim), &sim_config(&sim, ""), &[("KUBECONFIG", kc.to_str().unwrap())]);
+            let frames = block_on(stream(&orch, seed_query(), None));
+            assert_eq!(
+                shape(&frames),
+                ["processing_start", "healing_start", "healing_progress", "healing_complete", "processing_complete"],
+                "{name}: {frames:#?}"
+            );
+            assert_eq!(frames.last().unwrap()["status"], "completed", "{name}: {frames:#?}");
+        }
+        "orchestrator: crash loop → its worker restarts, the call is answered" => {
+            kubectl(&sim, &["scale", DEPLOY, "--replicas=0"]);
+            kubectl(&sim, &["rollout", "status", DEPLOY, "--timeout=60s"]);
+            kubectl(&sim, &["set", "env", DEPLOY, "SIM_CRASH=until-restart"]);
+            kubectl(&sim, &["scale", DEPLOY, "--replicas=2"]);
+            wait_for_reason(&sim, "CrashLoopBackOff");
+            let orch = Orch::start(Some(&sim), &sim_config(&sim, ""), &[("KUBECONFIG", kc.to_str().unwrap())]);
+            let frames = block_on(stream(&orch, seed_query(), None));
+            let plan = frames.iter().find(|f| f["event"]["event"] == "plan").map(|f| &f["event"]["action"]);
+            assert_eq!(plan, Some(&Value::from("restart")), "{name}: {frames:#?}");
+            assert_eq!(frames.last().unwrap()["status"], "completed", "{name}: {frames:#?}");
+        }
         other => panic!("unknown scenario {other}"),
     }
     sim.requests().into_iter().filter(|r| r.user == USER).collect()
@@ -216,7 +240,9 @@ fn granted() -> BTreeSet<(String, String, String)> {
     out
 }
 
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 11] = [
+    "orchestrator: scaled to 0 → its worker heals, the call is answered",
+    "orchestrator: crash loop → its worker restarts, the call is answered",
     "scaled to 0 → healed (HTTP probe through the API server proxy)",
     "scaled to 0 while another holder keeps the Lease → waits, then healed",
     "diagnose a service backed by a StatefulSet",
@@ -249,7 +275,8 @@ fn self_heal_under_deploy_rbac_is_never_denied_and_uses_every_grant() {
             Err(e) => std::panic::resume_unwind(e),
         }
     }
-    assert!(!recorded.is_empty(), "no request was made as {USER}");
+    let silent: Vec<&str> = SCENARIOS.iter().copied().filter(|n| !recorded.iter().any(|(name, _)| name == n)).collect();
+    assert!(silent.is_empty(), "scenarios that made no request as {USER}: {silent:?}");
 
     let denied: Vec<String> = recorded
         .iter()
