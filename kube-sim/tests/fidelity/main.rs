@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod controllers;
+mod faults;
 
 /// The harness, under the name the topic modules use.
 mod util {
