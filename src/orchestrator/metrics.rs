@@ -107,8 +107,18 @@ impl Metrics {
     /// Starts the per-service series at 0 for the configured services, so that every family an
     /// alert names is exported from the start and `rate()`/`increase()` see the first heal.
     pub fn preset_services<'a>(&self, services: impl IntoIterator<Item = &'a str>) {
-        const OUTCOMES: [&str; 9] =
-            ["healthy", "healed", "not_healed", "manual", "refused", "error", "timeout", "planned", "failed"];
+        const OUTCOMES: [&str; 10] = [
+            "healthy",
+            "healed",
+            "not_healed",
+            "manual",
+            "refused",
+            "error",
+            "timeout",
+            "planned",
+            "interrupted",
+            "failed",
+        ];
         for service in services {
             for outcome in OUTCOMES {
                 let _ = self.heals.get_or_create(&ServiceOutcome { service: service.into(), outcome: outcome.into() });

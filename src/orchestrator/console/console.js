@@ -27,12 +27,13 @@
     not_healed: { group: 'fail', icon: '✖', text: 'not healed' },
     error: { group: 'fail', icon: '✖', text: 'error' },
     timeout: { group: 'fail', icon: '◷', text: 'timeout' },
+    interrupted: { group: 'fail', icon: '✖', text: 'interrupted' },
     failed: { group: 'fail', icon: '✖', text: 'worker failed' },
   };
   const GROUPS = [
     ['ok', '✔', 'healed or healthy'],
     ['manual', '⚠', 'manual'],
-    ['fail', '✖', 'not healed, error, timeout'],
+    ['fail', '✖', 'not healed, error, timeout, interrupted'],
     ['refused', '⊘', 'refused'],
     ['other', '◇', 'planned'],
     ['running', '↻', 'running'],

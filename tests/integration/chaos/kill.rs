@@ -281,3 +281,54 @@ fn sigterm_ends_with_one_result_exit_143_and_the_lease_released() {
 fn sigint_ends_with_one_result_exit_130_and_the_lease_released() {
     signalled_mid_heal(libc::SIGINT, 130);
 }
+
+/// A live holder renews its Lease every 5 s, so a second run waits for it (past the 15 s a
+/// dead one would block) until its own deadline, and is refused (exit 4) without acting.
+#[test]
+fn a_live_holder_keeps_its_lease_and_the_next_run_is_refused_at_its_deadline() {
+    let sim = scaled_to_zero("60s");
+    let first = Running::start(&sim);
+    first.wait_line("the wait for the rollout", |l| {
+        l["event"] == "progress" && l["message"].as_str().is_some_and(|m| m.starts_with("Waiting for"))
+    });
+    let holder = lease_holder(&sim);
+    let url = format!("{}/mcp", sim.service_url(NS, SVC));
+    let second = heal(&sim, &["--timeout", "22s", "heal", SVC, "connect ECONNREFUSED", &url]);
+    assert_eq!(second.code, 4, "{}", second.dump());
+    assert_eq!(second.result()["outcome"], "refused");
+    assert!(second.result()["diagnosis"].as_str().unwrap().contains(&holder), "names the holder: {}", second.dump());
+    assert!(second.events("action").is_empty(), "{}", second.dump());
+    assert_eq!(lease_holder(&sim), holder, "still the first run's, renewed");
+    let lease = sim.get_json(NS, LEASE);
+    let renewed: jiff::Timestamp = lease["spec"]["renewTime"].as_str().unwrap().parse().unwrap();
+    let acquired: jiff::Timestamp = lease["spec"]["acquireTime"].as_str().unwrap().parse().unwrap();
+    assert!(renewed.duration_since(acquired) >= jiff::SignedDuration::from_secs(15), "renewed: {lease}");
+    assert_eq!(remediations(&sim).len(), 1, "only the first run's");
+
+    first.signal(libc::SIGTERM);
+    let (status, _) = first.finish();
+    assert_eq!(status.code(), Some(143));
+    assert_no_orphan(&sim);
+}
+
+/// Another healer takes the Lease over mid-run: at its next renewal (within 5 s) the run sees
+/// it, stops acting, and ends with one result line (exit 4) naming the new holder.
+#[test]
+fn a_run_whose_lease_is_taken_over_stops_with_a_result_line() {
+    let sim = scaled_to_zero("60s");
+    let first = Running::start(&sim);
+    first.wait_line("the wait for the rollout", |l| {
+        l["event"] == "progress" && l["message"].as_str().is_some_and(|m| m.starts_with("Waiting for"))
+    });
+    kubectl(&sim, &["patch", LEASE, "--type=merge", "-p", r#"{"spec":{"holderIdentity":"intruder"}}"#]);
+    let patched = Instant::now();
+    let (status, stdout) = first.finish();
+    assert!(patched.elapsed() < Duration::from_secs(8), "stopped at the next renewal: {:?}", patched.elapsed());
+    assert_eq!(status.code(), Some(4), "{stdout}");
+    let lines = parse_ndjson(&stdout, 4);
+    let result = lines.last().unwrap();
+    assert_eq!(result["outcome"], "refused", "{result}");
+    assert!(result["recommendation"].as_str().is_some_and(|r| r.contains("taken over by intruder")), "{result}");
+    assert_eq!(lease_holder(&sim), "intruder", "another's Lease is left alone");
+    assert_no_orphan(&sim);
+}
