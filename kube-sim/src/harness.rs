@@ -5,7 +5,8 @@
 //! is the admin's (group `system:masters`), [`Sim::api`] sends raw requests as the admin,
 //! [`Sim::client_cert_kubeconfig`], [`Sim::token_kubeconfig`] and
 //! [`Sim::service_account_kubeconfig`] make kubeconfigs for other users, and [`Sim::requests`]
-//! reads kube-sim's record of every request it served.
+//! reads kube-sim's record of every request it served. [`Sim::add_fault`] and its siblings
+//! switch fault rules (`/_sim/faults`) while it runs.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -205,6 +206,56 @@ impl Sim {
     pub fn clear_requests(&self) {
         let (code, body) = self.api("DELETE", "/_sim/requests", None);
         assert_eq!(code, 200, "DELETE /_sim/requests: {body}");
+    }
+
+    /// Adds one fault rule (`POST /_sim/faults`, shape in the README); its id.
+    pub fn add_fault(&self, rule: serde_json::Value) -> String {
+        let ids = self.add_faults(rule);
+        assert_eq!(ids.len(), 1, "one rule, one id: {ids:?}");
+        ids.into_iter().next().unwrap_or_default()
+    }
+
+    /// Adds a rule or an array of rules; their ids in order.
+    pub fn add_faults(&self, rules: serde_json::Value) -> Vec<String> {
+        let (code, body) = self.api("POST", "/_sim/faults", Some(("application/json", &rules.to_string())));
+        assert_eq!(code, 201, "POST /_sim/faults {rules}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("fault ids");
+        v["ids"].as_array().expect("ids").iter().map(|id| id.as_str().expect("id").to_string()).collect()
+    }
+
+    /// The fault rules with their hits (`GET /_sim/faults`): `{"faults":[{"id","rule","hits","active"}]}`.
+    pub fn faults(&self) -> serde_json::Value {
+        let (code, body) = self.api("GET", "/_sim/faults", None);
+        assert_eq!(code, 200, "GET /_sim/faults: {body}");
+        serde_json::from_str(&body).expect("fault list")
+    }
+
+    /// How many requests hit the rule `id` so far (0 when it does not exist).
+    pub fn fault_hits(&self, id: &str) -> u64 {
+        self.faults()["faults"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["id"] == id)
+            .and_then(|f| f["hits"].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// Waits until the rule `id` was hit at least `n` times; the hits (panics after `timeout`).
+    pub fn wait_fault_hits(&self, id: &str, n: u64, timeout: Duration) -> u64 {
+        eventually(&format!("{n} hits of fault {id}"), timeout, || Some(self.fault_hits(id)).filter(|h| *h >= n))
+    }
+
+    /// Removes the rule `id`, releasing the requests it holds.
+    pub fn remove_fault(&self, id: &str) {
+        let (code, body) = self.api("DELETE", &format!("/_sim/faults/{id}"), None);
+        assert_eq!(code, 200, "DELETE /_sim/faults/{id}: {body}");
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        let (code, body) = self.api("DELETE", "/_sim/faults", None);
+        assert_eq!(code, 200, "DELETE /_sim/faults: {body}");
     }
 
     /// Runs the real kubectl with another kubeconfig (own discovery cache, no user config).

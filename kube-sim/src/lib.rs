@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod controllers;
+pub mod faults;
 pub mod harness;
 pub mod kubeconfig;
 pub mod pki;
@@ -79,6 +80,9 @@ pub enum SimError {
     /// `--token-file` is unreadable or malformed.
     #[error(transparent)]
     TokenFile(#[from] auth::TokenFileError),
+    /// `--faults FILE` is unreadable or holds an invalid rule.
+    #[error(transparent)]
+    Faults(#[from] faults::FaultError),
     /// Signals could not be set up, or stdout is gone.
     #[error("failed to {what}")]
     Io {
@@ -104,6 +108,8 @@ pub struct RunningSim {
     pub auth: Arc<Authenticator>,
     /// Every request served.
     pub record: Arc<record::Recorder>,
+    /// The fault rules (also served at `/_sim/faults`).
+    pub faults: Arc<faults::FaultSet>,
     shutdown: tokio::sync::watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     controllers: controllers::Controllers,
@@ -148,6 +154,10 @@ pub(crate) fn admin_client(ca_pem: &str, token: &str) -> reqwest::Client {
 pub struct AuthOptions {
     /// Static bearer tokens (`--token-file`), beside the admin token kube-sim makes.
     pub static_tokens: HashMap<String, UserInfo>,
+    /// Fault rules active from the start (`--faults FILE`).
+    pub faults: Vec<faults::Rule>,
+    /// Seed of the faults' probability draws (random when None).
+    pub fault_seed: Option<u64>,
 }
 
 /// Starts kube-sim in-process: built-in objects, then `seed` in order, the controllers, and
@@ -172,7 +182,11 @@ pub async fn start_with(
     let store = Arc::new(Store::new());
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let auth = Arc::new(Authenticator::new(auth_opts.static_tokens));
-    let state = Arc::new(api::ApiState::new(store.clone(), cfg.clone(), shutdown_rx.clone(), auth.clone()));
+    let faults = Arc::new(faults::FaultSet::new(auth_opts.fault_seed));
+    faults.add(auth_opts.faults)?;
+    let state = Arc::new(
+        api::ApiState::new(store.clone(), cfg.clone(), shutdown_rx.clone(), auth.clone()).with_faults(faults.clone()),
+    );
     let record = state.record.clone();
     seed::builtins(&state)?;
     seed::apply(&state, seed_objects)?;
@@ -184,7 +198,7 @@ pub async fn start_with(
     let controllers = controllers::start(store.clone(), cfg);
     let server = tokio::spawn(serve::serve(listener, tls, api::router(state), shutdown_rx));
     let url = format!("https://{addr}");
-    Ok(RunningSim { url, addr, store, pki, auth, record, shutdown, server, controllers })
+    Ok(RunningSim { url, addr, store, pki, auth, record, faults, shutdown, server, controllers })
 }
 
 /// What the `kube-sim` binary was asked to do.
@@ -204,6 +218,10 @@ pub struct RunOptions {
     pub token_file: Option<PathBuf>,
     /// Write the CA (`ca.crt`, `ca.key`) here, so a harness can sign client certificates.
     pub pki_dir: Option<PathBuf>,
+    /// Fault rules to load at start (YAML or JSON: one rule or a list).
+    pub faults: Option<PathBuf>,
+    /// Seed of the faults' probability draws.
+    pub fault_seed: Option<u64>,
 }
 
 /// The `kube-sim` binary: start, write the admin kubeconfig (and the CA into `--pki-dir`), print `kube-sim ready <url>`, and run
@@ -225,7 +243,13 @@ pub async fn run(opts: RunOptions) -> Result<(), SimError> {
         Some(p) => auth::read_token_file(p)?,
         None => HashMap::new(),
     };
-    let sim = start_with(opts.cfg, opts.listen, objects, AuthOptions { static_tokens }).await?;
+    let faults = match &opts.faults {
+        Some(p) => faults::read_file(p)?,
+        None => Vec::new(),
+    };
+    let sim =
+        start_with(opts.cfg, opts.listen, objects, AuthOptions { static_tokens, faults, fault_seed: opts.fault_seed })
+            .await?;
     if let Some(dir) = &opts.pki_dir {
         sim.pki.write_dir(dir)?;
     }

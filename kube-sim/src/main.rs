@@ -31,6 +31,13 @@ struct Args {
     /// certificates with (CN = user, O = groups).
     #[arg(long, value_name = "DIR")]
     pki_dir: Option<PathBuf>,
+    /// Load fault rules from FILE at start (YAML or JSON: one rule or a list; the shape of
+    /// `POST /_sim/faults`).
+    #[arg(long, value_name = "FILE")]
+    faults: Option<PathBuf>,
+    /// Seed the fault rules' probability draws, to replay a run.
+    #[arg(long, value_name = "N")]
+    fault_seed: Option<u64>,
     /// Multiply simulated delays by F (1.0 = Kubernetes' own timing).
     #[arg(long, value_name = "F", default_value_t = SimConfig::default().time_scale)]
     time_scale: f64,
@@ -63,6 +70,8 @@ async fn run() -> anyhow::Result<()> {
         cfg: SimConfig { time_scale: args.time_scale },
         token_file: args.token_file,
         pki_dir: args.pki_dir,
+        faults: args.faults,
+        fault_seed: args.fault_seed,
     };
     Ok(kube_sim::run(opts).await?)
 }

@@ -1,14 +1,21 @@
 //! HTTPS serving: a listener that completes TLS handshakes concurrently (ALPN `h2` or
 //! `http/1.1`) and hands axum each connection with its peer, whose verified client
-//! certificate, if any, names a user.
+//! certificate, if any, names a user. A [`Peer`] can abort its connection (fault injection's
+//! dropped connections): from then on the connection's reads and writes fail, so hyper closes
+//! it without sending another byte.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
+use futures::task::AtomicWaker;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -27,6 +34,72 @@ pub struct Peer {
     pub addr: SocketAddr,
     /// CN and O of a client certificate verified against kube-sim's CA.
     pub cert_user: Option<UserInfo>,
+    /// Aborts the connection.
+    pub abort: Arc<Abort>,
+}
+
+impl Peer {
+    /// Closes the connection now: nothing more is read or written on it (every request
+    /// multiplexed on it, HTTP/2 streams included, is cut).
+    pub fn abort(&self) {
+        self.abort.abort();
+    }
+}
+
+/// A connection's abort switch.
+#[derive(Debug, Default)]
+pub struct Abort {
+    aborted: AtomicBool,
+    /// The connection task, parked in a read, to wake so it sees the abort at once.
+    waker: AtomicWaker,
+}
+
+impl Abort {
+    fn abort(&self) {
+        self.aborted.store(true, Ordering::SeqCst);
+        self.waker.wake();
+    }
+
+    fn check(&self, cx: &Context<'_>) -> Result<(), std::io::Error> {
+        self.waker.register(cx.waker());
+        if self.aborted.load(Ordering::SeqCst) {
+            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "aborted by a fault rule"));
+        }
+        Ok(())
+    }
+}
+
+/// A TLS connection that fails every read and write once aborted.
+pub struct AbortableIo {
+    inner: TlsStream<TcpStream>,
+    abort: Arc<Abort>,
+}
+
+impl AsyncRead for AbortableIo {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        self.abort.check(cx)?;
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for AbortableIo {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.abort.check(cx)?;
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.abort.check(cx)?;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.abort.aborted.load(Ordering::SeqCst) {
+            // No TLS close_notify either: the peer sees the connection just end.
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 impl Connected<IncomingStream<'_, TlsListener>> for Peer {
@@ -37,12 +110,12 @@ impl Connected<IncomingStream<'_, TlsListener>> for Peer {
 
 /// TLS connections, handshaken, in the order they finished.
 pub struct TlsListener {
-    rx: mpsc::Receiver<(TlsStream<TcpStream>, Peer)>,
+    rx: mpsc::Receiver<(AbortableIo, Peer)>,
     local: SocketAddr,
 }
 
 impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = AbortableIo;
     type Addr = Peer;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -54,7 +127,7 @@ impl Listener for TlsListener {
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(Peer { addr: self.local, cert_user: None })
+        Ok(Peer { addr: self.local, cert_user: None, abort: Arc::default() })
     }
 }
 
@@ -102,7 +175,9 @@ pub fn tls_listener(
                     .and_then(|c| c.first())
                     .and_then(|c| pki::cert_identity(c))
                     .map(|(user, groups)| UserInfo::new(&user, "", groups));
-                let _ = tx.send((tls, Peer { addr, cert_user })).await;
+                let abort = Arc::new(Abort::default());
+                let io = AbortableIo { inner: tls, abort: abort.clone() };
+                let _ = tx.send((io, Peer { addr, cert_user, abort })).await;
             });
         }
     });

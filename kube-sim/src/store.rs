@@ -446,6 +446,29 @@ impl Store {
         Ok(next)
     }
 
+    /// Gives an object a new resourceVersion with no other change, as if another writer had
+    /// written it (a `MODIFIED` change is sent); the new version.
+    ///
+    /// # Errors
+    /// `NotFound` when there is no such object.
+    pub fn touch(&self, res: &'static Resource, ns: &str, name: &str) -> Result<u64, ApiError> {
+        let mut inner = self.inner.lock().unwrap();
+        let k = key(res, if res.namespaced { ns } else { "" }, name);
+        if !inner.objects.contains_key(&k) {
+            return Err(ApiError::not_found(res, name));
+        }
+        inner.rv += 1;
+        let rv = inner.rv;
+        let obj = inner.objects.get_mut(&k).map(|o| {
+            o["metadata"]["resourceVersion"] = json!(rv.to_string());
+            o.clone()
+        });
+        if let Some(obj) = obj {
+            self.record(&mut inner, res, ChangeKind::Modified, obj, rv);
+        }
+        Ok(rv)
+    }
+
     /// Removes an object now (graceful pod deletion is the API layer's and kubelet's job).
     pub fn delete(&self, res: &'static Resource, ns: &str, name: &str, dry_run: bool) -> Result<Value, ApiError> {
         let mut inner = self.inner.lock().unwrap();

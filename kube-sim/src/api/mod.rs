@@ -14,6 +14,7 @@ mod authz;
 mod defaults;
 mod discovery;
 mod event_views;
+mod faulted;
 #[cfg(test)]
 mod kube_tests;
 mod logs;
@@ -39,6 +40,7 @@ use serde_json::{Value, json};
 
 use super::SimConfig;
 use super::auth::{Authenticator, UserInfo};
+use super::faults::{self, FaultError, FaultSet};
 use super::record::{RecordedRequest, Recorder};
 use super::resources::{self, Resource};
 use super::serve::Peer;
@@ -60,6 +62,8 @@ pub struct ApiState {
     pub auth: Arc<Authenticator>,
     /// Every request served.
     pub record: Arc<Recorder>,
+    /// The fault rules requests may hit.
+    pub faults: Arc<FaultSet>,
 }
 
 impl ApiState {
@@ -81,7 +85,14 @@ impl ApiState {
             next_ip: AtomicU32::new(10),
             auth,
             record: Arc::new(Recorder::default()),
+            faults: Arc::new(FaultSet::new(None)),
         }
+    }
+
+    /// The same state with this fault rule set.
+    pub fn with_faults(mut self, faults: Arc<FaultSet>) -> Self {
+        self.faults = faults;
+        self
     }
 
     /// A fresh ClusterIP from 10.96.0.0/12 (10.96.0.1 is the `kubernetes` Service's).
@@ -210,16 +221,16 @@ async fn handle(
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let user = st.auth.authenticate(peer.cert_user.as_ref(), authorization);
     let admin_path = path == "/_sim" || path.starts_with("/_sim/");
+    let mut dropped = false;
     let mut resp = match &user {
         None => authz::unauthorized(),
-        Some(u) if admin_path => sim_admin(&st, u, &method, &path),
+        Some(u) if admin_path => sim_admin(&st, u, &method, &path, &body),
         Some(u) if !authz::allowed(&st.store, u, &info) => authz::forbidden(u, &info, &path).into_response(),
         Some(u) => {
             let req = Req { user: u.clone(), method: method.clone(), query, headers, body };
-            match dispatch(&st, &path, &req).await {
-                Ok(r) => r,
-                Err(e) => e.into_response(),
-            }
+            let served = faulted::serve(&st, &info, &peer, &path, &req).await;
+            dropped = served.dropped;
+            served.response
         }
     };
     if !admin_path {
@@ -243,7 +254,8 @@ async fn handle(
             name: info.name,
             path,
             query: uri.query().unwrap_or_default().to_string(),
-            code: resp.status().as_u16(),
+            // A dropped connection answered nothing.
+            code: if dropped { 0 } else { resp.status().as_u16() },
         });
     }
     let h = resp.headers_mut();
@@ -256,22 +268,52 @@ async fn handle(
     resp
 }
 
-/// `/_sim/requests`: the request record (GET) or clearing it (DELETE), for `system:masters`.
-fn sim_admin(st: &ApiState, user: &UserInfo, method: &Method, path: &str) -> Response {
+/// The admin endpoints, for `system:masters`: `/_sim/requests` (the request record: GET
+/// reads, DELETE clears it) and `/_sim/faults[/<id>]` (fault rules: POST adds, GET lists,
+/// DELETE removes one or all).
+fn sim_admin(st: &ApiState, user: &UserInfo, method: &Method, path: &str, body: &Bytes) -> Response {
     if !user.is_master() {
         let ri = request_info::RequestInfo { verb: method.as_str().to_ascii_lowercase(), ..Default::default() };
         return authz::forbidden(user, &ri, path).into_response();
     }
+    let ok = |v: &Value| json_response(StatusCode::OK, v);
     match (method, path) {
         (&Method::GET, "/_sim/requests") => match serde_json::to_value(st.record.all()) {
-            Ok(v) => json_response(StatusCode::OK, &v),
+            Ok(v) => ok(&v),
             Err(e) => ApiError::new(500, "InternalError", e.to_string(), json!({})).into_response(),
         },
         (&Method::DELETE, "/_sim/requests") => {
             st.record.clear();
-            json_response(StatusCode::OK, &success_status(200, Value::Null))
+            ok(&success_status(200, Value::Null))
         }
-        (_, "/_sim/requests") => method_not_allowed().into_response(),
+        (&Method::GET, "/_sim/faults") => ok(&st.faults.to_json()),
+        (&Method::POST, "/_sim/faults") => {
+            let added = serde_json::from_slice::<Value>(body)
+                .map_err(|e| FaultError::Invalid(e.to_string()))
+                .and_then(faults::rules_from_value)
+                .and_then(|rules| st.faults.add(rules));
+            match added {
+                Ok(ids) => json_response(StatusCode::CREATED, &json!({ "ids": ids })),
+                Err(e @ FaultError::Duplicate(_)) => {
+                    ApiError::new(409, "AlreadyExists", e.to_string(), json!({})).into_response()
+                }
+                Err(e) => ApiError::bad_request(e.to_string()).into_response(),
+            }
+        }
+        (&Method::DELETE, "/_sim/faults") => {
+            st.faults.clear();
+            ok(&success_status(200, Value::Null))
+        }
+        (&Method::DELETE, p) if p.starts_with("/_sim/faults/") => {
+            let id = &p["/_sim/faults/".len()..];
+            if st.faults.remove(id) {
+                ok(&success_status(200, json!({"name": id, "kind": "faults"})))
+            } else {
+                ApiError::new(404, "NotFound", format!("fault {id:?} not found"), json!({"name": id, "kind": "faults"}))
+                    .into_response()
+            }
+        }
+        (_, "/_sim/requests" | "/_sim/faults") => method_not_allowed().into_response(),
         _ => not_found_path().into_response(),
     }
 }

@@ -18,6 +18,9 @@
 //! - `SIM_MCP_DOWN=1`: Ready and `/health` 200, but `/mcp` answers 503 (a dead MCP process
 //!   behind a live health endpoint).
 //! - `SIM_HANG=1`: Ready, but `/mcp` never answers (a hung process: callers time out).
+//! - `SIM_READY_FLAP=<up>,<down>`: readiness flaps (unscaled seconds, fractions allowed):
+//!   Ready for `up`, then unready for `down` with its server closed (connections refused, an
+//!   `Unhealthy` readiness probe failure), and again; no restart.
 //!
 //! `SIM_MCP_DOWN` and `SIM_HANG` also take `until-restart`, with the meaning above.
 //!
@@ -76,8 +79,13 @@ enum State {
     PullBackOff(String),
     /// `CreateContainerConfigError` with the missing object.
     ConfigErr(String),
-    /// Running; crashes at `crash_at` if set.
-    Running { crash_at: Option<Instant>, ready_at: Option<Instant>, probe_at: Option<Instant> },
+    /// Running; crashes at `crash_at` if set; readiness flips at `flap_at` (`SIM_READY_FLAP`).
+    Running {
+        crash_at: Option<Instant>,
+        ready_at: Option<Instant>,
+        probe_at: Option<Instant>,
+        flap_at: Option<Instant>,
+    },
     /// `CrashLoopBackOff` with its message.
     CrashBackOff(String),
     /// Stopped by pod deletion.
@@ -333,7 +341,7 @@ fn step(ctx: &Ctx, pod: &Value, spec: &Value, c: &mut Container, ip: Ipv4Addr, n
                 c.state = State::ConfigErr(msg);
                 c.next = Some(now + ctx.scaled(10.0));
             }
-            State::Running { crash_at, ready_at, probe_at } => {
+            State::Running { crash_at, ready_at, probe_at, flap_at } => {
                 if crash_at.is_some_and(|t| t <= now) {
                     crash(ctx, pod, c, now);
                     continue;
@@ -341,6 +349,10 @@ fn step(ctx: &Ctx, pod: &Value, spec: &Value, c: &mut Container, ip: Ipv4Addr, n
                 if ready_at.is_some_and(|t| t <= now) {
                     c.ready = true;
                 }
+                let flap_at = match flap_at {
+                    Some(t) if t <= now => flap(ctx, pod, spec, c, ip, now),
+                    other => other,
+                };
                 let mut probe_at = probe_at;
                 if probe_at.is_some_and(|t| t <= now) {
                     let msg = "Readiness probe failed: HTTP probe failed with statuscode: 503";
@@ -348,8 +360,8 @@ fn step(ctx: &Ctx, pod: &Value, spec: &Value, c: &mut Container, ip: Ipv4Addr, n
                     probe_at = Some(now + ctx.scaled(10.0));
                 }
                 let ready_at = ready_at.filter(|_| !c.ready);
-                c.state = State::Running { crash_at, ready_at, probe_at };
-                c.next = [crash_at, ready_at, probe_at].into_iter().flatten().min();
+                c.state = State::Running { crash_at, ready_at, probe_at, flap_at };
+                c.next = [crash_at, ready_at, probe_at, flap_at].into_iter().flatten().min();
             }
             State::CrashBackOff(_) => {
                 ctx.store.rotate_log(meta(pod, "namespace"), meta(pod, "name"), &c.name);
@@ -427,8 +439,43 @@ fn start(ctx: &Ctx, pod: &Value, spec: &Value, c: &mut Container, ip: Ipv4Addr, 
         Some(now)
     };
     let probe_at = faults.not_ready.then(|| now + ctx.scaled(1.0));
-    c.state = State::Running { crash_at, ready_at, probe_at };
-    c.next = [crash_at, ready_at, probe_at].into_iter().flatten().min();
+    let flap_at = faults.ready_flap.zip(ready_at).map(|((up, _), r)| r + up);
+    c.state = State::Running { crash_at, ready_at, probe_at, flap_at };
+    c.next = [crash_at, ready_at, probe_at, flap_at].into_iter().flatten().min();
+}
+
+/// One flip of `SIM_READY_FLAP`: a Ready container closes its server and turns unready (the
+/// probe fails with the refused connection), an unready one listens again and turns Ready.
+/// When the next flip is due.
+fn flap(ctx: &Ctx, pod: &Value, spec: &Value, c: &mut Container, ip: Ipv4Addr, now: Instant) -> Option<Instant> {
+    let restarted = !pod["metadata"]["annotations"][RESTARTED_AT].is_null();
+    let faults = Faults::from_container(spec, restarted);
+    let (up, down) = faults.ready_flap?;
+    let ports = container_ports(spec);
+    if c.ready {
+        if let Some(mut s) = c.server.take() {
+            s.stop();
+        }
+        c.ready = false;
+        let port = ports.first().copied().unwrap_or(80);
+        let msg = format!(
+            "Readiness probe failed: Get \"http://{ip}:{port}/health\": dial tcp {ip}:{port}: connect: connection refused"
+        );
+        event(ctx, pod, &c.name, Type::Warning, "Unhealthy", &msg);
+        log(ctx, pod, &c.name, "WARN", "listener closed: not accepting connections");
+        return Some(now + down);
+    }
+    let behaviour = Behaviour { unhealthy: false, mcp_down: faults.mcp_down, hang: faults.hang };
+    match PodServer::start(ip, &ports, &app_name(pod, &c.name), behaviour) {
+        Ok(server) => {
+            c.server = Some(server);
+            c.ready = true;
+            log(ctx, pod, &c.name, "INFO", "listener reopened: accepting connections");
+            Some(now + up)
+        }
+        // The old listener is still closing: try again shortly.
+        Err(_) => Some(now + ctx.scaled(1.0).min(std::time::Duration::from_millis(100))),
+    }
 }
 
 fn crash(ctx: &Ctx, pod: &Value, c: &mut Container, now: Instant) {

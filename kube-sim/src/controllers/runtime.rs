@@ -23,6 +23,9 @@ pub struct Faults {
     pub mcp_down: bool,
     /// `/mcp` never answers.
     pub hang: bool,
+    /// Readiness flaps: Ready for the first duration, then unready (its server refusing
+    /// connections) for the second, and again.
+    pub ready_flap: Option<(Duration, Duration)>,
 }
 
 impl Faults {
@@ -41,11 +44,22 @@ impl Faults {
                 "SIM_MCP_DOWN" => f.mcp_down = on || (v == "until-restart" && !restarted),
                 "SIM_HANG" => f.hang = on || (v == "until-restart" && !restarted),
                 "SIM_READY_DELAY" => f.ready_delay = humantime::parse_duration(v).ok(),
+                "SIM_READY_FLAP" => f.ready_flap = flap(v),
                 _ => {}
             }
         }
         f
     }
+}
+
+/// `<upSeconds>,<downSeconds>` (fractions allowed, both positive).
+fn flap(v: &str) -> Option<(Duration, Duration)> {
+    let (up, down) = v.split_once(',')?;
+    let secs = |s: &str| {
+        let f: f64 = s.trim().parse().ok()?;
+        (f > 0.0).then(|| Duration::try_from_secs_f64(f).ok()).flatten()
+    };
+    Some((secs(up)?, secs(down)?))
 }
 
 /// Go's duration text for whole seconds, as the kubelet prints back-offs (`1m20s`, `5m0s`).
@@ -164,6 +178,15 @@ mod tests {
         let f = Faults::from_container(&c, false);
         assert!(f.crash);
         assert_eq!(f.ready_delay, Some(Duration::from_secs(2)));
+        let c = json!({"env": [{"name": "SIM_READY_FLAP", "value": "1.5, 0.5"}]});
+        assert_eq!(
+            Faults::from_container(&c, false).ready_flap,
+            Some((Duration::from_millis(1500), Duration::from_millis(500)))
+        );
+        for bad in ["1", "0,1", "a,b", "1,-1", ""] {
+            let c = json!({"env": [{"name": "SIM_READY_FLAP", "value": bad}]});
+            assert_eq!(Faults::from_container(&c, false).ready_flap, None, "{bad}");
+        }
         let c = json!({"env": [{"name": "SIM_CRASH", "value": "until-restart"}]});
         assert!(Faults::from_container(&c, false).crash);
         assert!(!Faults::from_container(&c, true).crash, "a rollout restart clears it");
