@@ -1,6 +1,7 @@
 //! The orchestrator's HTTP surface: token on and off, refusals before any stream opens
 //! (malformed body, unknown route, oversize body, unmatched query, unknown server), readiness,
-//! an invalid configuration at start, and a second real MCP server (npm's server-everything).
+//! an invalid configuration at start, a second real MCP server (npm's server-everything), and the
+//! streams docs/events.md shows.
 
 use std::process::{Command, Stdio};
 
@@ -197,4 +198,31 @@ fn server_everything_from_npm_answers_through_the_orchestrator() {
         let frames = stream(&orch, json!({"query": "echo"}), None).await;
         assert_eq!(frames[1]["result"]["error"]["kind"], "refused", "{frames:#?}");
     });
+}
+
+/// The SSE streams pasted into docs/events.md (captured from `make demo`) are framed as the
+/// orchestrator frames them and tell a whole story: relayed worker lines in order, one end.
+#[test]
+fn the_streams_in_docs_events_md_are_whole_and_well_framed() {
+    let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/events.md")).unwrap();
+    let streams: Vec<&str> = doc
+        .split("```text\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("```").map(|(body, _)| body))
+        .filter(|b| b.starts_with("id: 1\n"))
+        .collect();
+    assert!(streams.len() >= 2, "docs/events.md shows real streams");
+    let known = ["processing_start", "healing_start", "healing_progress", "healing_complete", "healing_failed"];
+    for body in streams {
+        let frames = parse_sse(body);
+        let s = shape(&frames);
+        assert_eq!(s.first().map(String::as_str), Some("processing_start"), "{body}");
+        assert_eq!(s.last().map(String::as_str), Some("processing_complete"), "{body}");
+        assert!(s[1..s.len() - 1].iter().all(|t| known.contains(&t.as_str())), "{s:?}");
+        if s.iter().any(|t| t == "healing_start") {
+            let result = relayed_result(&frames);
+            let end = &frames[frames.len() - 2];
+            assert_eq!(end["type"], if result["success"] == true { "healing_complete" } else { "healing_failed" });
+        }
+    }
 }
