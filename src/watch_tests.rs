@@ -100,7 +100,7 @@ async fn a_watch_refused_with_410_lists_afresh() {
         _ => (200, String::new()),
     })
     .await;
-    let got = collect(resumable(api, &watcher::Config::default()), 10).await;
+    let got = collect(resumable(api, &watcher::Config::default()), 9).await;
     assert_eq!(got[..3], ["init", "listed a", "done"]);
     assert!(got[3].starts_with("error "), "{got:?}");
     assert_eq!(got[4..], ["init", "listed a", "listed b", "done", "delete a"]);
