@@ -81,6 +81,24 @@ fn is_conflict(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409)
 }
 
+/// How many times a write is decided and sent (the first time included).
+pub const WRITE_ATTEMPTS: u32 = 6;
+
+/// Whether a failed write is answered by reading the object again and deciding again: a
+/// conflict, or an outcome that is unknown or may change (connection lost, 429, 5xx).
+pub fn worth_deciding_again(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => matches!(s.code, 409 | 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        _ => false,
+    }
+}
+
+fn restarted_at_of(dep: &Deployment) -> Option<&str> {
+    let template = dep.spec.as_ref()?.template.metadata.as_ref()?;
+    template.annotations.as_ref()?.get(RESTARTED_AT).map(String::as_str)
+}
+
 /// Patch parameters for every write: our field manager, and `dryRun=All` when asked.
 pub fn patch_params(dry_run: bool) -> PatchParams {
     PatchParams { dry_run, field_manager: Some(FIELD_MANAGER.to_string()), ..PatchParams::default() }
@@ -124,12 +142,15 @@ fn replicas_of(dep: &Deployment) -> i32 {
 /// precondition is that of `known` (the Deployment as diagnosis read it), or of a fresh read
 /// when `known` is `None`. So the first write follows diagnosis without another read.
 ///
-/// On a 409 (it changed since) it re-reads once: if replicas are still 0 it retries, otherwise
-/// it leaves the other writer's count alone and reports `changed: false`.
+/// Safe to repeat: when the write conflicts (409) or its outcome is unknown (connection lost,
+/// 429, 5xx), it reads the Deployment again and decides again, at most [`WRITE_ATTEMPTS`]
+/// times: already at `replicas` (the write landed) → done, without a second write; scaled by
+/// someone else meanwhile → left alone (`changed: false`); still as before → sent again with the
+/// fresh `resourceVersion`.
 ///
 /// # Errors
-/// [`ActError::Api`] on any API failure (404 if the Deployment is gone), [`ActError::Conflict`]
-/// if the retry conflicts again.
+/// [`ActError::Api`] on any other API failure (404 if the Deployment is gone) or when the
+/// attempts run out on an unavailable API; [`ActError::Conflict`] when they run out on conflicts.
 pub async fn scale(
     client: &Client,
     ns: &str,
@@ -147,23 +168,36 @@ pub async fn scale(
     if from == replicas {
         return Ok(ScaleDone { from, to: from, changed: false, dry_run });
     }
-    for attempt in 0..2 {
+    let mut backoff = crate::retry::Backoff::default();
+    let mut last = None;
+    for attempt in 0..WRITE_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(backoff.next_wait()).await;
+            current = api.get(deployment).await.map_err(api_err("read", ns, deployment))?;
+            let now = replicas_of(&current);
+            // A dry run never lands, so only a real write can be found done.
+            if now == replicas && !dry_run {
+                return Ok(ScaleDone { from, to: replicas, changed: true, dry_run });
+            }
+            if now != from {
+                return Ok(ScaleDone { from: now, to: now, changed: false, dry_run });
+            }
+        }
         let rv = current.metadata.resource_version.clone().unwrap_or_default();
         let patch = Patch::Merge(scale_patch(&rv, replicas));
         match api.patch(deployment, &patch_params(dry_run), &patch).await {
             Ok(_) => return Ok(ScaleDone { from, to: replicas, changed: true, dry_run }),
-            Err(e) if is_conflict(&e) && attempt == 0 => {
-                current = api.get(deployment).await.map_err(api_err("read", ns, deployment))?;
-                let now = replicas_of(&current);
-                if now != 0 {
-                    return Ok(ScaleDone { from: now, to: now, changed: false, dry_run });
-                }
+            Err(e) if worth_deciding_again(&e) => {
+                tracing::debug!(attempt, error = %e, "scale write failed or unknown; reading again");
+                last = Some(e);
             }
-            Err(e) if is_conflict(&e) => break,
             Err(e) => return Err(api_err("scale", ns, deployment)(e)),
         }
     }
-    Err(ActError::Conflict { namespace: ns.to_string(), name: deployment.to_string() })
+    match last {
+        Some(e) if !is_conflict(&e) => Err(api_err("scale", ns, deployment)(e)),
+        _ => Err(ActError::Conflict { namespace: ns.to_string(), name: deployment.to_string() }),
+    }
 }
 
 /// What a rollout restart did.
@@ -191,6 +225,10 @@ pub fn restart_patch(restarted_at: &str, remember: Option<i32>) -> Value {
 /// `restart()`, which writes a different annotation key). `remember`: a replica count to record
 /// in [`LAST_REPLICAS`] in the same patch.
 ///
+/// Safe to repeat: when the write conflicts or its outcome is unknown, it reads the Deployment
+/// again; if the template already carries this restart's stamp, the restart landed and is not
+/// stamped twice; otherwise it is sent again (at most [`WRITE_ATTEMPTS`] times).
+///
 /// # Errors
 /// [`ActError::Paused`] if `spec.paused` (the restart would not roll); [`ActError::Api`] otherwise.
 pub async fn restart(
@@ -206,11 +244,28 @@ pub async fn restart(
         return Err(ActError::Paused { namespace: ns.to_string(), name: deployment.to_string() });
     }
     let restarted_at = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let patched = api
-        .patch(deployment, &patch_params(dry_run), &Patch::Strategic(restart_patch(&restarted_at, remember)))
-        .await
-        .map_err(api_err("restart", ns, deployment))?;
-    Ok(RestartDone { restarted_at, generation: patched.metadata.generation, dry_run })
+    let patch = Patch::Strategic(restart_patch(&restarted_at, remember));
+    let mut backoff = crate::retry::Backoff::default();
+    let mut last = None;
+    for attempt in 0..WRITE_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(backoff.next_wait()).await;
+            let now = api.get(deployment).await.map_err(api_err("read", ns, deployment))?;
+            if !dry_run && restarted_at_of(&now) == Some(restarted_at.as_str()) {
+                return Ok(RestartDone { restarted_at, generation: now.metadata.generation, dry_run });
+            }
+        }
+        match api.patch(deployment, &patch_params(dry_run), &patch).await {
+            Ok(patched) => return Ok(RestartDone { restarted_at, generation: patched.metadata.generation, dry_run }),
+            Err(e) if worth_deciding_again(&e) => {
+                tracing::debug!(attempt, error = %e, "restart write failed or unknown; reading again");
+                last = Some(e);
+            }
+            Err(e) => return Err(api_err("restart", ns, deployment)(e)),
+        }
+    }
+    let e = last.expect("at least one attempt failed");
+    Err(api_err("restart", ns, deployment)(e))
 }
 
 /// What a rollback did.
@@ -388,7 +443,9 @@ pub fn build_event(
 }
 
 /// Writes a core/v1 Event on `involved` (DESIGN §2.3: one for every action taken), so
-/// `kubectl describe` shows what self-heal did.
+/// `kubectl describe` shows what self-heal did. The Event's name is fixed before the first
+/// attempt, so a create whose outcome is unknown is sent again safely: an "already exists"
+/// found by reading it back means the first one landed.
 ///
 /// # Errors
 /// [`ActError::Api`] if the Event cannot be created.
@@ -402,8 +459,25 @@ pub async fn record_event(
 ) -> Result<Event, ActError> {
     let api: Api<Event> = Api::namespaced(client.clone(), ns);
     let ev = build_event(involved, event_type, reason, message, jiff::Timestamp::now());
+    let ev_name = ev.metadata.name.clone().unwrap_or_default();
     let name = involved.name.clone().unwrap_or_default();
-    api.create(&post_params(false), &ev).await.map_err(api_err("record an event on", ns, &name))
+    let mut backoff = crate::retry::Backoff::default();
+    let mut last = None;
+    for attempt in 0..WRITE_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(backoff.next_wait()).await;
+            if let Some(found) = api.get_opt(&ev_name).await.map_err(api_err("record an event on", ns, &name))? {
+                return Ok(found);
+            }
+        }
+        match api.create(&post_params(false), &ev).await {
+            Ok(created) => return Ok(created),
+            Err(e) if worth_deciding_again(&e) => last = Some(e),
+            Err(e) => return Err(api_err("record an event on", ns, &name)(e)),
+        }
+    }
+    let e = last.expect("at least one attempt failed");
+    Err(api_err("record an event on", ns, &name)(e))
 }
 
 /// An ObjectReference to a Deployment, for [`record_event`].
@@ -421,6 +495,8 @@ pub fn deployment_ref(dep: &Deployment) -> ObjectReference {
 
 #[cfg(test)]
 pub(crate) mod fake_api;
+#[cfg(test)]
+mod write_tests;
 
 #[cfg(test)]
 mod tests {

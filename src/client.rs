@@ -17,6 +17,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use tower::ServiceBuilder;
 
+use crate::retry::{Budget, RetryLayer};
+
 /// Connecting to the API server gives up after this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// No byte for this long on a connection is a failure, so a hung API server cannot eat the
@@ -157,13 +159,24 @@ pub async fn connect_described(opts: &ClientOptions) -> Result<(Client, String),
 }
 
 /// Builds a client for `config` without making a request: kube's layers (base URI,
-/// authentication including exec plugins and token refresh, extra headers, retry of 429/503/504)
+/// authentication including exec plugins and token refresh, extra headers), [`crate::retry`]
+/// without a deadline,
 /// over a connector with TCP_NODELAY on and ALPN offering `h2` then `http/1.1`. A config with a
 /// proxy goes through kube's own builder, which knows the proxy protocols.
 ///
 /// # Errors
 /// kube's error when the TLS material or the credentials cannot be loaded.
 pub fn build(config: &Config) -> Result<Client, kube::Error> {
+    build_with(config, Budget::default())
+}
+
+/// [`build`], with self-heal's own retries ([`crate::retry`]) bounded by `budget` (a run's
+/// deadline) in place of kube's. `config.default_retry = false` turns retries off (probes must
+/// see the service's own 503s).
+///
+/// # Errors
+/// As [`build`].
+pub fn build_with(config: &Config, budget: Budget) -> Result<Client, kube::Error> {
     if config.proxy_url.is_some() {
         return Client::try_from(config.clone());
     }
@@ -190,8 +203,7 @@ pub fn build(config: &Config) -> Result<Client, kube::Error> {
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(MAX_IDLE_CONNECTIONS)
             .build(connector);
-    let retry =
-        config.default_retry.then(|| tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()));
+    let retry = config.default_retry.then(|| RetryLayer::new(budget));
     let service = ServiceBuilder::new()
         .layer(config.base_uri_layer())
         .option_layer(retry)

@@ -22,6 +22,8 @@ pub mod names;
 pub mod orchestrator;
 pub mod report;
 pub mod resolve;
+pub mod retry;
 pub mod safety;
 pub mod verify;
 pub mod wait;
+pub mod watch;

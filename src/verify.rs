@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Api, Client};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -240,7 +240,7 @@ pub async fn wait_endpoints(client: &Client, ns: &str, service: &str, deadline: 
     let api: Api<EndpointSlice> = Api::namespaced(client.clone(), ns);
     let cfg =
         watcher::Config::default().timeout(WATCH_TIMEOUT_SECS).labels(&format!("kubernetes.io/service-name={service}"));
-    let stream = watcher(api, cfg).default_backoff();
+    let stream = crate::watch::resumable(api, &cfg);
     let mut items: BTreeMap<String, EndpointSlice> = BTreeMap::new();
     let mut relist: Option<BTreeMap<String, EndpointSlice>> = None;
     let mut last_error: Option<String> = None;

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Api, Client};
 use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::act::{POD_TEMPLATE_HASH, REVISION};
 use crate::client::WATCH_TIMEOUT_SECS;
+use crate::watch::{Cache, is_permanent};
 
 /// Counts and kubectl's sentence at one moment of a rollout.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -212,52 +213,10 @@ pub enum WaitError {
     },
 }
 
-/// True for watcher errors that retrying cannot fix (the API said no with a 4xx other than 410).
-fn is_permanent(e: &watcher::Error) -> bool {
-    let code = match e {
-        watcher::Error::InitialListFailed(kube::Error::Api(s))
-        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
-        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code,
-        watcher::Error::WatchError(s) => s.code,
-        _ => return false,
-    };
-    (400..500).contains(&code) && code != 410 && code != 429
-}
-
 enum Seen {
     Deployment(watcher::Event<Deployment>),
     ReplicaSet(watcher::Event<ReplicaSet>),
     Pod(watcher::Event<Pod>),
-}
-
-/// Objects seen so far, kept current from watch events (re-list replaces them).
-#[derive(Default)]
-struct Cache<K> {
-    items: BTreeMap<String, K>,
-    relisting: Option<BTreeMap<String, K>>,
-}
-
-impl<K: kube::Resource> Cache<K> {
-    fn apply(&mut self, ev: watcher::Event<K>) {
-        let key = |k: &K| k.meta().name.clone().unwrap_or_default();
-        match ev {
-            watcher::Event::Apply(k) => {
-                self.items.insert(key(&k), k);
-            }
-            watcher::Event::Delete(k) => {
-                self.items.remove(&key(&k));
-            }
-            watcher::Event::Init => self.relisting = Some(BTreeMap::new()),
-            watcher::Event::InitApply(k) => {
-                self.relisting.get_or_insert_with(BTreeMap::new).insert(key(&k), k);
-            }
-            watcher::Event::InitDone => {
-                if let Some(fresh) = self.relisting.take() {
-                    self.items = fresh;
-                }
-            }
-        }
-    }
 }
 
 fn selector_string(labels: Option<&BTreeMap<String, String>>) -> String {
@@ -285,12 +244,12 @@ where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
     F: Fn(watcher::Event<K>) -> Seen + Send + 'static,
 {
-    watcher(api, cfg).default_backoff().map(move |r| r.map(&wrap)).boxed()
+    crate::watch::resumable(api, &cfg).map(move |r| r.map(&wrap)).boxed()
 }
 
 /// Waits until the Deployment's rollout is complete by kubectl's rule, watching the
-/// Deployment (by `metadata.name` field selector), its ReplicaSets and its pods; the watcher
-/// re-lists on 410 Gone. Calls `on_progress` whenever the counts or sentence change.
+/// Deployment (by `metadata.name` field selector), its ReplicaSets and its pods; the watches
+/// resume after a close and re-list on 410 Gone ([`crate::watch`]). Calls `on_progress` whenever the counts or sentence change.
 ///
 /// Unlike kubectl it fails fast when a pod of the newest ReplicaSet is stuck in
 /// CrashLoopBackOff, ImagePullBackOff/ErrImagePull or CreateContainerConfigError, naming the
@@ -457,7 +416,7 @@ pub async fn wait_pods_ready(
 ) -> Result<WaitOutcome, WaitError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let stream =
-        watcher(pods, watcher::Config::default().timeout(WATCH_TIMEOUT_SECS).labels(selector)).default_backoff();
+        crate::watch::resumable(pods, &watcher::Config::default().timeout(WATCH_TIMEOUT_SECS).labels(selector));
     let mut cache = Cache::<Pod>::default();
     let mut last: Option<RolloutProgress> = None;
     let work = async {

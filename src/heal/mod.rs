@@ -90,6 +90,8 @@ struct Run {
     lock: Mutex<Option<LockGuard>>,
     /// Where the lock's renewal reports its loss (the run then stops acting).
     lock_lost: tokio::sync::mpsc::UnboundedSender<LockLost>,
+    /// Where the client's retries note the request they gave up on (named in an exit-5 result).
+    retries: crate::retry::Record,
 }
 
 /// Runs the plan and returns the process exit code. Always emits `started` first and `result`
@@ -116,6 +118,7 @@ pub async fn execute(plan: RunPlan) -> i32 {
         progress: Mutex::new(Progress::default()),
         lock: Mutex::new(None),
         lock_lost,
+        retries: crate::retry::Record::default(),
     });
 
     // Whichever ends first: the pipeline, its deadline, a signal, or the loss of the lock
@@ -126,6 +129,14 @@ pub async fn execute(plan: RunPlan) -> i32 {
             Ok(Err(err)) => {
                 crate::report::stderr_line(&err.to_string());
                 let mut ending = Ending::new(err.outcome(), err.exit_code(), err.to_string());
+                // The API stayed unavailable through the retries: say what it answered, to
+                // what, for how long ("The Kubernetes API answered 503 ... to GET services/x
+                // for 20s.").
+                if ending.exit_code == exit::API
+                    && let Some(outage) = run.retries.last_outage()
+                {
+                    ending.diagnosis = format!("{} ({err})", outage.sentence());
+                }
                 ending.recommendation = err.recommendation();
                 ending
             }
@@ -247,7 +258,11 @@ impl Run {
         let mut probe_config = loaded.config.clone();
         probe_config.default_retry = false;
         let probe_client = client::build(&probe_config).map_err(build)?;
-        let client = client::build(&loaded.config).map_err(build)?;
+        let budget = crate::retry::Budget {
+            record: self.retries.clone(),
+            ..crate::retry::Budget::until(self.deadline, self.plan.timeout)
+        };
+        let client = client::build_with(&loaded.config, budget).map_err(build)?;
 
         // No reachability check first: the first read answers it, with the same exit-5 message.
         self.progress(Phase::Diagnose, format!("Resolving service {}/{}", self.ns(), self.plan.service));
