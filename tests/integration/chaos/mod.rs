@@ -7,3 +7,40 @@
 mod kill;
 mod orchestrator;
 mod worker;
+
+/// The seed of the randomized runs: `CHAOS_SEED`, else a fixed one (so `make test` is
+/// repeatable). Printed, so a failure can be replayed.
+pub fn seed() -> u64 {
+    let seed = std::env::var("CHAOS_SEED").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(20261204);
+    eprintln!("CHAOS_SEED={seed} (replay: make chaos CHAOS_SEED={seed})");
+    seed
+}
+
+/// How many randomized runs: `CHAOS_RUNS`, else `default`.
+pub fn runs(default: usize) -> usize {
+    std::env::var("CHAOS_RUNS").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(default)
+}
+
+/// A small deterministic generator (SplitMix64): the same seed draws the same faults.
+pub struct Rng(u64);
+
+impl Rng {
+    /// From a seed.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// An index below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
