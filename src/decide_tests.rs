@@ -152,7 +152,7 @@ fn unknown_replica_sets_make_the_count_inexact_and_the_plan_says_so() {
     let mut one = scaled_to_zero();
     one.workload_events = vec![scaling("Scaled down replica set web-new from 3 to 0", "2026-11-28T10:00:03Z")];
     one.replica_sets = vec![rs_with_desired("web-new", "2", "0")];
-    assert_eq!(remembered_replicas(&one).exact, true);
+    assert!(remembered_replicas(&one).exact);
 }
 
 #[test]

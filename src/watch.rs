@@ -53,13 +53,17 @@ pub fn resumable<K>(api: Api<K>, config: &watcher::Config) -> WatchStream<K>
 where
     K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
-    let mut list = ListParams::default();
-    list.label_selector = config.label_selector.clone();
-    list.field_selector = config.field_selector.clone();
-    let mut watch = WatchParams::default();
-    watch.label_selector = config.label_selector.clone();
-    watch.field_selector = config.field_selector.clone();
-    watch.timeout = config.timeout;
+    let list = ListParams {
+        label_selector: config.label_selector.clone(),
+        field_selector: config.field_selector.clone(),
+        ..ListParams::default()
+    };
+    let watch = WatchParams {
+        label_selector: config.label_selector.clone(),
+        field_selector: config.field_selector.clone(),
+        timeout: config.timeout,
+        ..WatchParams::default()
+    };
     let state = State {
         api,
         list,

@@ -92,9 +92,9 @@ fn select(body: &Value, query: &[(String, String)]) -> Value {
         .filter(|item| {
             let label = |k: &str| item["metadata"]["labels"].get(k).and_then(Value::as_str).map(str::to_string);
             let field = |k: &str| {
-                k.split('.').try_fold(*item, |v, part| v.get(part)).and_then(|v| match v {
-                    Value::String(s) => Some(s.clone()),
-                    other => Some(other.to_string()),
+                k.split('.').try_fold(*item, |v, part| v.get(part)).map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
                 })
             };
             selector_matches(labels, label) && selector_matches(fields, field)

@@ -207,3 +207,80 @@ fn a_flapping_service_is_healed_at_most_max_remediations_times_then_refused() {
     let outcomes: Vec<&str> = heals.as_array().unwrap().iter().map(|h| h["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["refused", "healed", "healed", "healed"], "newest first");
 }
+
+/// Each kind of API fault, on the requests self-heal makes while it heals.
+fn api_faults() -> Vec<(&'static str, Value)> {
+    let ns = NS;
+    vec![
+        (
+            "429 with Retry-After on reading the Deployment",
+            serde_json::json!({"match": {"verb": "get", "resource": "deployments", "namespace": ns}, "action": {"status": 429, "retryAfterSeconds": 1}, "count": 2}),
+        ),
+        (
+            "500 on listing pods",
+            serde_json::json!({"match": {"verb": "list", "resource": "pods", "namespace": ns}, "action": {"status": 500}, "count": 2}),
+        ),
+        (
+            "503 on every read for a while",
+            serde_json::json!({"match": {"verb": "get", "namespace": ns}, "action": {"status": 503}, "forSeconds": 2}),
+        ),
+        (
+            "504 on the scale write",
+            serde_json::json!({"match": {"verb": "patch", "resource": "deployments", "namespace": ns}, "action": {"status": 504}, "count": 1}),
+        ),
+        (
+            "latency on everything",
+            serde_json::json!({"match": {"namespace": ns}, "action": {"latencyMs": 300}, "forSeconds": 5}),
+        ),
+        (
+            "watch closed after one event",
+            serde_json::json!({"match": {"verb": "watch", "namespace": ns}, "action": {"watchClose": {"afterEvents": 1}}, "count": 3}),
+        ),
+        (
+            "watch resume answered 410 Gone",
+            serde_json::json!({"match": {"verb": "watch", "namespace": ns}, "action": {"gone": true}, "count": 1}),
+        ),
+        (
+            "409 Conflict on the write",
+            serde_json::json!({"match": {"verb": "patch", "resource": "deployments", "namespace": ns}, "action": {"conflict": true}, "count": 1}),
+        ),
+        (
+            "connection dropped before the write",
+            serde_json::json!({"match": {"verb": "patch", "resource": "deployments", "namespace": ns}, "action": {"drop": "before"}, "count": 1}),
+        ),
+        (
+            "connection dropped after the write",
+            serde_json::json!({"match": {"verb": "patch", "resource": "deployments", "namespace": ns}, "action": {"drop": "after"}, "count": 1}),
+        ),
+    ]
+}
+
+#[test]
+fn under_api_faults_every_stream_ends_with_one_heal_outcome() {
+    let sim = demo_ready();
+    let config = sim_config(&sim, "").replace("timeout: 90s", "timeout: 40s");
+    let orch = Orch::start(Some(&sim), &config, &[]);
+    let mut table = Vec::new();
+    for (kind, rule) in api_faults() {
+        scale_to_zero(&sim);
+        let before = scale_ups(&sim);
+        let id = sim.add_fault(rule);
+        let frames = block_on(stream(&orch, seed_query(), None));
+        let hits = sim.fault_hits(&id);
+        sim.clear_faults();
+        let ends: Vec<&str> = frames
+            .iter()
+            .filter_map(|f| f["type"].as_str())
+            .filter(|t| *t == "healing_complete" || *t == "healing_failed")
+            .collect();
+        assert_eq!(ends.len(), 1, "{kind}: one heal outcome: {frames:#?}");
+        assert_eq!(frames.iter().filter(|f| f["type"] == "healing_start").count(), 1, "{kind}: {frames:#?}");
+        let ups = scale_ups(&sim) - before;
+        assert!(ups <= 1, "{kind}: at most one remediation, saw {ups}");
+        table.push(format!("{kind}: {} (fault hit {hits}x, {ups} remediation)", ends[0]));
+        // Back to a served, healthy service before the next kind.
+        kubectl(&sim, &["scale", DEPLOY, "--replicas=2"]);
+        kubectl(&sim, &["rollout", "status", DEPLOY, "--timeout=60s"]);
+    }
+    eprintln!("orchestrator under API faults:\n{}", table.join("\n"));
+}

@@ -1,8 +1,12 @@
 //! The guards: one healer per workload (the Lease), the breaker, dry run, a healthy service,
 //! the deadline. Refusals exit 4 and write nothing to the workload.
 
+use std::time::Duration;
+
+use serde_json::json;
+
 use super::*;
-use crate::util::refused;
+use crate::util::{eventually, refused};
 
 #[test]
 fn a_lock_held_by_another_live_healer_is_refused_with_exit_4() {
@@ -39,26 +43,43 @@ fn a_lock_held_by_another_live_healer_is_refused_with_exit_4() {
     assert_eq!(self_heal_events(&sim), Vec::new());
 }
 
+/// The overlap is made certain: the first healer is held inside its lock (kube-sim holds its
+/// write to the Deployment) until the second has seen the Lease taken; then both finish.
 #[test]
 fn two_concurrent_heals_make_one_remediation() {
     let sim = demo_at(2);
     kubectl(&sim, &["scale", DEPLOY, "--replicas=0"]);
     let url = mcp_url(&sim);
+    let hold = sim.add_fault(json!({
+        "id": "hold-the-first-write",
+        "match": {"verb": "patch", "resource": "deployments", "namespace": NS, "name": SVC},
+        "action": {"hold": {"maxSeconds": 90}},
+        "count": 1
+    }));
     sim.clear_requests();
-    let a = spawn_heal(&sim, &["heal", SVC, "connect ECONNREFUSED", &url]);
-    let b = spawn_heal(&sim, &["heal", SVC, "connect ECONNREFUSED", &url]);
-    let runs = [finish(a.wait_with_output().unwrap()), finish(b.wait_with_output().unwrap())];
+    let first = spawn_heal(&sim, &["heal", SVC, "connect ECONNREFUSED", &url]);
+    assert_eq!(sim.wait_fault_hits(&hold, 1, Duration::from_secs(60)), 1, "the first healer's write is held");
+    let held_by = lease(&sim).expect("the first healer holds the Lease")["spec"]["holderIdentity"].clone();
+    assert!(held_by.as_str().is_some_and(|h| !h.is_empty()), "{held_by}");
+
+    let second = spawn_heal(&sim, &["heal", SVC, "connect ECONNREFUSED", &url]);
+    let lease_path = format!("/apis/coordination.k8s.io/v1/namespaces/{NS}/leases/{LEASE}");
+    eventually("the second healer to find the lock taken", Duration::from_secs(60), || {
+        sim.requests().iter().any(|r| r.verb == "get" && r.path == lease_path && r.code == 200).then_some(())
+    });
+    sim.remove_fault(&hold);
+
+    let runs = [finish(first.wait_with_output().unwrap()), finish(second.wait_with_output().unwrap())];
     let reqs = Requests(sim.requests());
     for run in &runs {
         assert_eq!(run.code, 0, "{}", run.dump());
     }
-    let scales: usize = runs
-        .iter()
-        .map(|r| r.events("action").iter().filter(|a| a["action"] == "scale" && a["status"] == "succeeded").count())
-        .sum();
-    assert_eq!(scales, 1, "exactly one scale between the two runs:\n{}\n---\n{}", runs[0].dump(), runs[1].dump());
+    assert_eq!(runs[0].actions(), ["scale started", "scale succeeded"], "the first healer scales: {}", runs[0].dump());
+    assert_eq!(runs[1].actions(), Vec::<String>::new(), "the second one does not: {}", runs[1].dump());
+    assert_eq!(runs[1].result()["outcome"], "healthy", "{}", runs[1].dump());
     reqs.assert_one_workload_patch(&runs[0]);
-    assert_one_event(&sim, if runs[0].actions().is_empty() { &runs[1] } else { &runs[0] }, "SelfHealScaled", "0 to 2");
+    reqs.assert_writes_only_to_workload_events_and_lease(&runs[1]);
+    assert_one_event(&sim, &runs[0], "SelfHealScaled", "from 0 to 2 replicas");
     assert_lease_released_with(&sim, 1);
     assert_eq!(deployment(&sim)["spec"]["replicas"], 2);
 }
