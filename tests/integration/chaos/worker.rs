@@ -159,8 +159,9 @@ fn assert_healed_once(sim: &Sim, run: &Run, what: &str) {
 
 fn heal_under(scenario: Scenario, fault: Fault) {
     let sim = broken(scenario);
-    let id = sim.add_fault(rule(fault));
+    // The URL first: the test's own kubectl must not meet (or use up) the fault.
     let url = mcp_url(&sim);
+    let id = sim.add_fault(rule(fault));
     let run = heal(&sim, &["--timeout", "60s", "heal", SVC, "connect ECONNREFUSED", &url]);
     let what = format!("{scenario:?} under {fault:?}");
     assert!(sim.fault_hits(&id) > 0, "{what}: the fault was never hit: {}", run.dump());
@@ -196,9 +197,10 @@ fault_tests! {
 #[test]
 fn an_api_unavailable_to_the_deadline_exits_5_naming_the_error() {
     let sim = broken(Scenario::ScaledToZero);
+    let url = mcp_url(&sim);
     let id = sim.add_fault(json!({"match": {"resource": "services"}, "action": {"status": 503}}));
     let started = std::time::Instant::now();
-    let run = heal(&sim, &["--timeout", "5s", "heal", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]);
+    let run = heal(&sim, &["--timeout", "5s", "heal", SVC, "connect ECONNREFUSED", &url]);
     assert_eq!(run.code, 5, "{}", run.dump());
     assert!(started.elapsed() < Duration::from_secs(9), "ends by the deadline: {:?}", started.elapsed());
     let diagnosis = run.result()["diagnosis"].as_str().unwrap();
@@ -225,8 +227,9 @@ fn randomized_faults_keep_the_invariants() {
         let first = FAULTS[rng.below(FAULTS.len())];
         let second = FAULTS[rng.below(FAULTS.len())];
         let sim = broken(scenario);
+        let url = mcp_url(&sim);
         let ids = sim.add_faults(json!([rule(first), rule(second)]));
-        let run = heal(&sim, &["--timeout", "60s", "heal", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]);
+        let run = heal(&sim, &["--timeout", "60s", "heal", SVC, "connect ECONNREFUSED", &url]);
         let what = format!("seed {seed} run {i}: {scenario:?} under {first:?} + {second:?}");
         let hits: Vec<u64> = ids.iter().map(|id| sim.fault_hits(id)).collect();
         assert_healed_once(&sim, &run, &what);
