@@ -13,11 +13,12 @@ build:
 test: fmt-check lint
 	KUBECTL="$$(scripts/ensure-kubectl.sh)" $(CARGO) test $(FEATURES)
 
-## `make chaos`: the fault suite (tests/integration/chaos) with a fresh random seed.
+## `make chaos`: the fault suite (tests/integration/chaos) with a fresh random seed and
+## CHAOS_RUNS (default 8) randomized incidents; `make test` runs it with a fixed seed and 2.
 .PHONY: chaos
 chaos:
 	@seed="$${CHAOS_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"; echo "CHAOS_SEED=$$seed (replay: make chaos CHAOS_SEED=$$seed)"; \
-	  CHAOS_SEED="$$seed" KUBECTL="$$(scripts/ensure-kubectl.sh)" $(CARGO) test --test integration chaos::
+	  CHAOS_SEED="$$seed" CHAOS_RUNS="$${CHAOS_RUNS:-8}" KUBECTL="$$(scripts/ensure-kubectl.sh)" $(CARGO) test --test integration chaos::
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
