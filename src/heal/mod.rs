@@ -7,6 +7,7 @@
 //! (exit 143/130, [`interrupt`]) and the loss of the heal lock, which is renewed while the run
 //! lives (exit 4 when taken over, 5 when the API stopped answering).
 
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::Instant as StdInstant;
 
@@ -439,17 +440,9 @@ impl Run {
                 );
                 diagnosis = self.diagnose(client, target).await?;
                 self.report_findings(&diagnosis.findings);
-                decision = decide::decide(&diagnosis, &self.policy());
-                if decision == Decision::Healthy {
-                    if self.verify(probe_client, target, Patience::Quick).await {
-                        self.emit_plan(&decision);
-                        return Ok(Ending::new(
-                            Outcome::Healthy,
-                            exit::OK,
-                            format!("{} (fixed by the previous healer)", decide::diagnosis_sentence(&diagnosis)),
-                        ));
-                    }
-                    decision = self.with_unreachable(&mut diagnosis);
+                match self.decide_after_another(probe_client, target, &mut diagnosis, "the previous healer").await {
+                    ControlFlow::Continue(fresh) => decision = fresh,
+                    ControlFlow::Break(healthy) => return Ok(healthy),
                 }
             }
             // Taken at the first try: nobody else can have acted since the diagnosis, so act on
@@ -462,20 +455,12 @@ impl Run {
                     self.progress(Phase::Diagnose, "The service changed while waiting for the lock; diagnosing again");
                     self.report_findings(&fresh.findings);
                     diagnosis = fresh;
-                    decision = decide::decide(&diagnosis, &self.policy());
-                    if decision == Decision::Healthy {
-                        if self.verify(probe_client, target, Patience::Quick).await {
-                            self.emit_plan(&decision);
-                            return Ok(Ending::new(
-                                Outcome::Healthy,
-                                exit::OK,
-                                format!(
-                                    "{} (fixed by another healer meanwhile)",
-                                    decide::diagnosis_sentence(&diagnosis)
-                                ),
-                            ));
-                        }
-                        decision = self.with_unreachable(&mut diagnosis);
+                    match self
+                        .decide_after_another(probe_client, target, &mut diagnosis, "another healer meanwhile")
+                        .await
+                    {
+                        ControlFlow::Continue(fresh) => decision = fresh,
+                        ControlFlow::Break(healthy) => return Ok(healthy),
                     }
                 } else {
                     // Same state: keep the findings already reported, with the fresh objects
@@ -551,6 +536,32 @@ impl Run {
     }
 
     /// Adds the `Unreachable` finding after a failed probe and decides again.
+    /// Decides again on a diagnosis made after another healer held the lock. A service that
+    /// is healthy and answers ends the run (`Break`, saying who fixed it); one that looks
+    /// healthy but does not answer is unreachable, as on the first diagnosis.
+    async fn decide_after_another(
+        &self,
+        probe_client: &Client,
+        target: &Target,
+        diagnosis: &mut Diagnosis,
+        fixed_by: &str,
+    ) -> ControlFlow<Ending, Decision> {
+        let decision = decide::decide(diagnosis, &self.policy());
+        if decision != Decision::Healthy {
+            return ControlFlow::Continue(decision);
+        }
+        if self.verify(probe_client, target, Patience::Quick).await {
+            self.emit_plan(&decision);
+            let sentence = decide::diagnosis_sentence(diagnosis);
+            return ControlFlow::Break(Ending::new(
+                Outcome::Healthy,
+                exit::OK,
+                format!("{sentence} (fixed by {fixed_by})"),
+            ));
+        }
+        ControlFlow::Continue(self.with_unreachable(diagnosis))
+    }
+
     fn with_unreachable(&self, diagnosis: &mut Diagnosis) -> Decision {
         let finding = Finding {
             code: FindingCode::Unreachable,
