@@ -466,7 +466,11 @@ pub async fn record_event(
     for attempt in 0..WRITE_ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(backoff.next_wait()).await;
-            if let Some(found) = api.get_opt(&ev_name).await.map_err(api_err("record an event on", ns, &name))? {
+            // Read back by a field selector, not a GET: the Role grants `list` on events (as
+            // diagnosis needs) and `create`, nothing more.
+            let same_name = ListParams::default().fields(&format!("metadata.name={ev_name}"));
+            let found = api.list(&same_name).await.map_err(api_err("record an event on", ns, &name))?;
+            if let Some(found) = found.items.into_iter().next() {
                 return Ok(found);
             }
         }

@@ -136,16 +136,24 @@ async fn an_event_whose_create_was_lost_is_written_once() {
     let involved = ObjectReference { name: Some("web".into()), namespace: Some("ns".into()), ..Default::default() };
     let created: Arc<Mutex<Option<Value>>> = Arc::default();
     let store = created.clone();
-    // The create is applied but answered 504; the read-back finds it.
+    // The create is applied but answered 504; the read-back (a LIST by name: the Role grants
+    // no GET on events) finds it.
     let (client, log) = fake_api::start(move |req, _| match req.method.as_str() {
         "POST" => {
             *store.lock().unwrap() = Some(req.body.clone());
             (504, fake_api::status(504, "Timeout", "timeout"))
         }
-        _ => match store.lock().unwrap().clone() {
-            Some(ev) => (200, ev),
-            None => (404, fake_api::status(404, "NotFound", "not found")),
-        },
+        "GET"
+            if req.uri.starts_with("/api/v1/namespaces/ns/events?")
+                && req.uri.contains("fieldSelector=metadata.name") =>
+        {
+            let items: Vec<Value> = store.lock().unwrap().clone().into_iter().collect();
+            (
+                200,
+                json!({"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"}, "items": items}),
+            )
+        }
+        _ => (405, fake_api::status(405, "MethodNotAllowed", "not a read the Role grants")),
     })
     .await;
     let ev = record_event(&client, "ns", &involved, "Normal", "SelfHealScaled", "m").await.unwrap();

@@ -1,5 +1,6 @@
 //! RBAC proven, not asserted: self-heal's heal scenarios, run directly and as the orchestrator's
-//! workers, under a ServiceAccount token bound to the Role of `deploy/rbac.yaml`, with kube-sim
+//! workers, and under the chaos suite's API faults and a dead healer's Lease, under a
+//! ServiceAccount token bound to the Role of `deploy/rbac.yaml`, with kube-sim
 //! enforcing RBAC and recording every request. Fails when self-heal is denied anything, or when
 //! the Role grants a verb on a resource that no recorded run used.
 
@@ -119,6 +120,50 @@ fn scenario(name: &str) -> Vec<RecordedRequest> {
             assert_eq!(run.code, 3, "{name}: {}", run.dump());
             let rec = run.result()["recommendation"].as_str().unwrap_or_default();
             assert!(rec.contains("sandfly-config"), "{name}: {}", run.dump());
+        }
+        "chaos: API faults mid-heal (503, 429, a watch closed, 410, conflict, lost answers) → healed once" => {
+            // Pods that take a while to be ready, so the heal's wait watches (and meets the
+            // watch faults) rather than finding them ready in its first list.
+            kubectl(&sim, &["set", "env", DEPLOY, "SIM_READY_DELAY=1500ms"]);
+            kubectl(&sim, &["rollout", "status", DEPLOY, "--timeout=60s"]);
+            kubectl(&sim, &["scale", DEPLOY, "--replicas=0"]);
+            kubectl(&sim, &["rollout", "status", DEPLOY, "--timeout=60s"]);
+            let url = mcp_url(&sim);
+            sim.add_faults(serde_json::json!([
+                {"match": {"verb": "get", "resource": "services", "namespace": NS}, "action": {"status": 503}, "count": 1},
+                {"match": {"verb": "get", "resource": "deployments", "namespace": NS}, "action": {"status": 429, "retryAfterSeconds": 1}, "count": 1},
+                {"match": {"verb": "watch", "namespace": NS}, "action": {"watchClose": {"afterEvents": 1}}, "count": 1},
+                {"match": {"verb": "watch", "namespace": NS}, "action": {"gone": true}, "count": 1},
+                {"match": {"verb": "patch", "resource": "deployments", "namespace": NS}, "action": {"conflict": true}, "count": 1},
+                {"match": {"verb": "patch", "resource": "deployments", "namespace": NS}, "action": {"drop": "after"}, "count": 1},
+                {"match": {"verb": "create", "resource": "events", "namespace": NS}, "action": {"drop": "after"}, "count": 1}
+            ]));
+            let run = heal_as(&sim, &kc, &["heal", SVC, "connect ECONNREFUSED", &url]);
+            assert_eq!((run.code, run.result()["outcome"].as_str()), (0, Some("healed")), "{name}: {}", run.dump());
+            let spent: Vec<u64> =
+                sim.faults()["faults"].as_array().unwrap().iter().map(|f| f["hits"].as_u64().unwrap()).collect();
+            assert!(spent.iter().all(|&h| h > 0), "{name}: every fault met: {spent:?}\n{}", run.dump());
+        }
+        "chaos: a dead healer's expired Lease → taken over, healed" => {
+            kubectl(&sim, &["scale", DEPLOY, "--replicas=0"]);
+            let long_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60))
+                .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+                .to_string();
+            let lease = format!(
+                "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: self-heal-deployment-{SVC}\n  namespace: {NS}\nspec:\n  holderIdentity: dead-healer\n  leaseDurationSeconds: 15\n  acquireTime: {long_ago}\n  renewTime: {long_ago}\n"
+            );
+            let path = sim.dir().join("dead-lease.yaml");
+            std::fs::write(&path, lease).unwrap();
+            kubectl(&sim, &["apply", "-f", path.to_str().unwrap()]);
+            let run = heal_as(&sim, &kc, &["heal", SVC, "connect ECONNREFUSED", &mcp_url(&sim)]);
+            assert_eq!((run.code, run.result()["outcome"].as_str()), (0, Some("healed")), "{name}: {}", run.dump());
+            assert!(
+                run.events("progress").iter().any(|p| p["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("Took over the heal lock from dead-healer"))),
+                "{name}: {}",
+                run.dump()
+            );
         }
         "diagnose a healthy service" => {
             let run = heal_as(&sim, &kc, &["diagnose", SVC]);
@@ -240,7 +285,9 @@ fn granted() -> BTreeSet<(String, String, String)> {
     out
 }
 
-const SCENARIOS: [&str; 11] = [
+const SCENARIOS: [&str; 13] = [
+    "chaos: API faults mid-heal (503, 429, a watch closed, 410, conflict, lost answers) → healed once",
+    "chaos: a dead healer's expired Lease → taken over, healed",
     "orchestrator: scaled to 0 → its worker heals, the call is answered",
     "orchestrator: crash loop → its worker restarts, the call is answered",
     "scaled to 0 → healed (HTTP probe through the API server proxy)",

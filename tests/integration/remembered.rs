@@ -41,10 +41,27 @@ fn a_rollout_then_a_fast_scale_to_zero_is_healed_back_to_exactly_three() {
     let sim = Sim::demo();
     kubectl(&sim, &["scale", DEPLOY, "--replicas=3"]);
     kubectl(&sim, &["rollout", "status", DEPLOY, "--timeout=60s"]);
-    // A rollout (new pod template), to its end, then the scale to 0 at once, as automation does.
+    // A rollout (new pod template), to its end, then the scale to 0 at once, as automation does:
+    // the end is watched for and the scale sent over the API directly, not by two kubectl
+    // processes whose start-up under load would push the two scale-downs apart.
     kubectl(&sim, &["set", "env", DEPLOY, "RELEASE=2"]);
-    kubectl(&sim, &["rollout", "status", DEPLOY, "--timeout=60s"]);
-    kubectl(&sim, &["scale", DEPLOY, "--replicas=0"]);
+    let path = format!("/apis/apps/v1/namespaces/{NS}/deployments/{SVC}");
+    eventually("the rollout to end", Duration::from_secs(60), || {
+        let (code, body) = sim.api("GET", &path, None);
+        let dep: Value = serde_json::from_str(&body).ok().filter(|_| code == 200)?;
+        let st = &dep["status"];
+        let done = st["observedGeneration"] == dep["metadata"]["generation"]
+            && st["updatedReplicas"] == 3
+            && st["replicas"] == 3
+            && st["availableReplicas"] == 3;
+        done.then_some(())
+    });
+    let (code, body) = sim.api(
+        "PATCH",
+        &format!("{path}/scale"),
+        Some(("application/merge-patch+json", r#"{"spec":{"replicas":0}}"#)),
+    );
+    assert_eq!(code, 200, "{body}");
     let url = format!("{}/mcp", sim.service_url(NS, SVC));
     eventually("the service to refuse", Duration::from_secs(10), || refused(&url).then_some(()));
 
