@@ -50,6 +50,9 @@ fn crash_looping(sim: &Sim) -> bool {
 /// The demo cluster, broken the scenario's way, before any fault is switched on.
 fn broken(scenario: Scenario) -> Sim {
     let sim = Sim::demo();
+    // Pods that take a moment to be ready, so the heal's wait always watches (and meets the
+    // watch faults) instead of finding them ready in its first list.
+    kubectl(&sim, &["set", "env", DEPLOY, "SIM_READY_DELAY=1s"]);
     kubectl(&sim, &["rollout", "status", DEPLOY, "--timeout=60s"]);
     kubectl(&sim, &["scale", DEPLOY, "--replicas=0"]);
     kubectl(&sim, &["rollout", "status", DEPLOY, "--timeout=60s"]);

@@ -213,14 +213,26 @@ impl Requests {
         }
     }
 
-    /// Asserts that the demo Deployment got exactly one write: a PATCH with field manager
-    /// self-heal of `content_type`'s kind; returns it.
+    /// Asserts that the demo Deployment got exactly one write that landed: a PATCH with field
+    /// manager self-heal; returns it. Writes the server refused with 409 (the Deployment
+    /// changed since it was read, e.g. the controller wrote its status: nothing applied) may
+    /// come before it, each followed by a fresh read, as the write is decided again.
     pub fn assert_one_workload_patch(&self, run: &Run) -> &RecordedRequest {
-        let patches: Vec<&RecordedRequest> = self
+        let writes: Vec<(usize, &RecordedRequest)> = self
             .0
             .iter()
-            .filter(|r| r.is_write() && r.path.starts_with(DEPLOY_PATH) && r.subresource != "proxy")
+            .enumerate()
+            .filter(|(_, r)| r.is_write() && r.path.starts_with(DEPLOY_PATH) && r.subresource != "proxy")
             .collect();
+        for &(i, conflict) in writes.iter().filter(|(_, r)| r.code == 409) {
+            assert!(
+                self.0[i + 1..].iter().any(|r| r.method == "GET" && r.path == DEPLOY_PATH),
+                "a conflict is followed by a fresh read, not a blind resend: {}\n{}",
+                line(conflict),
+                self.dump()
+            );
+        }
+        let patches: Vec<&RecordedRequest> = writes.iter().map(|(_, r)| *r).filter(|r| r.code != 409).collect();
         assert_eq!(patches.len(), 1, "one write to the Deployment:\n{}\n{}", self.dump(), run.dump());
         let p = patches[0];
         assert_eq!((p.method.as_str(), p.path.as_str()), ("PATCH", DEPLOY_PATH), "{}", self.dump());
