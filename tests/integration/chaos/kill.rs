@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::remediations;
 use crate::heal::{Run, heal, parse_ndjson};
 use crate::util::{SelfHealExt, Sim, eventually, refused};
 
@@ -106,18 +107,6 @@ fn kubectl(sim: &Sim, args: &[&str]) -> String {
 
 fn replicas(sim: &Sim) -> i64 {
     sim.get_json(NS, DEPLOY)["spec"]["replicas"].as_i64().unwrap_or(0)
-}
-
-/// Remediations as the cluster records them: self-heal's Events on the workload.
-fn remediations(sim: &Sim) -> Vec<String> {
-    let events = sim.get_json(NS, "events");
-    events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["reason"].as_str().is_some_and(|r| r.starts_with("SelfHeal")))
-        .map(|e| format!("{}: {}", e["reason"], e["message"]))
-        .collect()
 }
 
 /// The heal lock's current holder ("" when released).

@@ -16,6 +16,20 @@ pub fn seed() -> u64 {
     seed
 }
 
+/// self-heal's remediations of the demo workload, as the cluster records them: its
+/// `SelfHeal*` Events on sandfly-mcp-server.
+pub fn remediations(sim: &crate::util::Sim) -> Vec<serde_json::Value> {
+    let events = sim.get_json("cortex-system", "events");
+    events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reason"].as_str().is_some_and(|r| r.starts_with("SelfHeal")))
+        .filter(|e| e["involvedObject"]["name"] == "sandfly-mcp-server")
+        .cloned()
+        .collect()
+}
+
 /// How many randomized runs: `CHAOS_RUNS`, else `default`.
 pub fn runs(default: usize) -> usize {
     std::env::var("CHAOS_RUNS").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(default)

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Rng, runs, seed};
+use super::{Rng, remediations, runs, seed};
 use crate::heal::{Run, heal};
 use crate::util::{Sim, eventually, http_get_status, refused};
 
@@ -118,19 +118,6 @@ fn rule(fault: Fault) -> Value {
         Fault::DropBefore => json!({"match": deployment_write, "action": {"drop": "before"}, "count": 1}),
         Fault::DropAfter => json!({"match": deployment_write, "action": {"drop": "after"}, "count": 1}),
     }
-}
-
-/// self-heal's remediations on the workload, from the cluster's Events.
-fn remediations(sim: &Sim) -> Vec<Value> {
-    let events = sim.get_json(NS, "events");
-    events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["reason"].as_str().is_some_and(|r| r.starts_with("SelfHeal")))
-        .filter(|e| e["involvedObject"]["name"] == SVC)
-        .cloned()
-        .collect()
 }
 
 /// No Lease of self-heal is left held.
