@@ -743,5 +743,22 @@ mod tests {
         assert_eq!(v["reportingComponent"], "self-heal");
         assert_eq!(v["count"], 1);
         assert_eq!(v["firstTimestamp"], "2026-11-28T10:00:00Z");
+        // What `kubectl get events` shows in its TYPE, REASON, OBJECT and MESSAGE columns.
+        assert_eq!(v["type"], "Normal");
+        assert_eq!(v["reason"], "Restarted");
+        assert_eq!(v["involvedObject"]["name"], "web");
+        assert_eq!(v["message"], "m");
+        let warning = serde_json::to_value(build_event(&involved, "Warning", "NotHealed", "m", now)).unwrap();
+        assert_eq!(warning["type"], "Warning");
+    }
+
+    #[test]
+    fn every_create_names_self_heal_as_field_manager_and_a_dry_run_stays_one() {
+        let live = post_params(false);
+        assert!(!live.dry_run);
+        assert_eq!(live.field_manager.as_deref(), Some("self-heal"));
+        let dry = post_params(true);
+        assert!(dry.dry_run, "a dry run's Event and Lease creates must be dryRun=All");
+        assert_eq!(dry.field_manager.as_deref(), Some("self-heal"));
     }
 }

@@ -82,6 +82,11 @@ fn remembered_from_the_latest_scale_down_event() {
         "2026-11-28T10:00:01Z",
     ));
     assert_eq!(remembered(&s), (3, ReplicaSource::ScalingEvent));
+    assert_eq!(parse_scaled_down_to_zero("Scaled down replica set x from 2 to 0"), Some(2));
+    assert_eq!(
+        parse_scaled_down_to_zero("(combined from similar events): Scaled down replica set x from 5 to 0"),
+        Some(5)
+    );
     assert_eq!(parse_scaled_down_to_zero("Scaled down replica set x from 2 to 1"), None);
     assert_eq!(parse_scaled_down_to_zero("Scaled up replica set x from 0 to 2"), None);
 }
@@ -168,6 +173,19 @@ fn sources_other_than_the_scaling_step_say_how_sure_they_are() {
     annotate(&mut s, LAST_REPLICAS_ANNOTATION, "2");
     let r = remembered_replicas(&s);
     assert_eq!((r.count, r.kind, r.exact), (2, ReplicaSource::Annotation, true));
+}
+
+/// One ReplicaSet reported twice within one step: its newest report is the count.
+#[test]
+fn the_newest_report_of_one_replica_set_wins() {
+    let mut s = scaled_to_zero();
+    s.workload_events = vec![
+        scaling(&format!("Scaled down replica set {RS} from 2 to 0"), "2026-11-28T10:00:00Z"),
+        scaling(&format!("Scaled down replica set {RS} from 3 to 0"), "2026-11-28T10:00:01Z"),
+    ];
+    assert_eq!(remembered(&s), (3, ReplicaSource::ScalingEvent));
+    s.workload_events.reverse();
+    assert_eq!(remembered(&s), (3, ReplicaSource::ScalingEvent));
 }
 
 #[test]
@@ -370,6 +388,10 @@ fn workload_not_found_is_manual() {
         "{d:?}"
     );
     assert_eq!(d.action_kind(), ActionKind::Manual);
+    // The result line's `recommendation` is the decision's, word for word; only Manual has one.
+    let Decision::Manual { recommendation, .. } = &d else { unreachable!() };
+    assert_eq!(d.recommendation(), Some(recommendation.as_str()));
+    assert_eq!(decide_default(fx::healthy()).recommendation(), None);
 }
 
 #[test]
@@ -406,6 +428,9 @@ fn unreachable_with_ready_pods_restarts() {
         evidence: json!({}),
     });
     assert!(matches!(decide(&d, &Policy::default()), Decision::Restart { .. }));
+    // No ready pod to restart into: a restart proves nothing, a human looks.
+    d.snapshot.pods.clear();
+    assert!(matches!(decide(&d, &Policy::default()), Decision::Manual { .. }), "{:?}", decide(&d, &Policy::default()));
 }
 
 #[test]

@@ -469,7 +469,7 @@ mod tests {
     #[tokio::test]
     async fn acquire_waits_then_reports_busy_at_the_deadline() {
         use crate::act::fake_api;
-        let (client, _) = fake_api::start(|_, _| {
+        let (client, log) = fake_api::start(|_, _| {
             let renew = jiff::Timestamp::now().to_string();
             let mut l = serde_json::to_value(lease(Some("other-pod"), &renew, 60, &[])).unwrap();
             l["metadata"]["resourceVersion"] = json!("3");
@@ -482,6 +482,47 @@ mod tests {
             .unwrap_err();
         assert!(matches!(&err, LockError::Busy { holder } if holder == "other-pod"), "{err:?}");
         assert!(started.elapsed() >= Duration::from_millis(550), "returned before the deadline");
+        // It waited by watching the Lease, not by reading it again and again.
+        let log = log.lock().unwrap();
+        let gets = log.iter().filter(|r| r.method == "GET" && !r.uri.contains("watch=")).count();
+        assert!(gets <= 2, "{gets} reads while waiting: {:?}", log.iter().map(|r| &r.uri).collect::<Vec<_>>());
+        assert!(log.iter().any(|r| r.uri.contains("watch=")), "no watch on the Lease");
+    }
+
+    #[tokio::test]
+    async fn a_refused_create_is_an_error_not_a_wait() {
+        use crate::act::fake_api;
+        let (client, log) = fake_api::start(|req, _| match req.method.as_str() {
+            "GET" => (404, fake_api::status(404, "NotFound", "not found")),
+            _ => (403, fake_api::status(403, "Forbidden", "leases.coordination.k8s.io is forbidden")),
+        })
+        .await;
+        let err = acquire(&client, "ns", "web", "me", Instant::now() + Duration::from_secs(30)).await.unwrap_err();
+        assert!(matches!(&err, LockError::Api { what: "create", .. }), "{err:?}");
+        assert_eq!(log.lock().unwrap().len(), 2, "one read, one create");
+    }
+
+    #[tokio::test]
+    async fn release_reads_again_after_a_conflict_and_frees_the_lease() {
+        use crate::act::fake_api;
+        let held = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "web", "namespace": "ns", "resourceVersion": "8"},
+            "spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}});
+        let (client, log) = fake_api::start(move |req, i| match (req.method.as_str(), i) {
+            ("GET", 0) => (404, fake_api::status(404, "NotFound", "not found")),
+            ("POST", 1) => (201, held.clone()),
+            ("GET", 2 | 4) => (200, held.clone()),
+            ("PUT", 3) => (409, fake_api::status(409, "Conflict", "the object has been modified")),
+            ("PUT", 5) => (200, req.body.clone()),
+            _ => (500, fake_api::status(500, "InternalError", "unexpected")),
+        })
+        .await;
+        let guard = acquire(&client, "ns", "web", "me", Instant::now() + Duration::from_secs(30)).await.unwrap();
+        guard.release().await.unwrap();
+        let log = log.lock().unwrap();
+        let methods: Vec<&str> = log.iter().map(|r| r.method.as_str()).collect();
+        assert_eq!(methods, ["GET", "POST", "GET", "PUT", "GET", "PUT"]);
+        assert_eq!(log[5].body["spec"]["holderIdentity"], serde_json::Value::Null);
     }
 
     #[test]
@@ -501,6 +542,11 @@ mod tests {
     fn holder_identities_are_random_and_name_the_host() {
         let (a, b) = (holder_identity(), holder_identity());
         assert_ne!(a, b);
+        if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            && !host.trim().is_empty()
+        {
+            assert!(a.contains(&format!("(host {},", host.trim())), "{a}");
+        }
         assert!(a.contains(&format!("pid {}", std::process::id())), "{a}");
         assert!(a.split(' ').next().unwrap().len() == 32, "{a}");
     }
@@ -564,5 +610,10 @@ mod tests {
         assert_eq!(lease_holder_blocking(&expired, "me", now), None);
         let released = lease(None, "2026-11-28T10:00:00Z", 60, &[]);
         assert_eq!(lease_holder_blocking(&released, "me", now), None);
+        // Expiring this very instant: free (renewed + duration is the first instant it is).
+        let ending = lease(Some("other"), "2026-11-28T10:00:00Z", 30, &[]);
+        assert_eq!(lease_holder_blocking(&ending, "me", now), None);
+        let ending_soon = lease(Some("other"), "2026-11-28T10:00:00Z", 31, &[]);
+        assert_eq!(lease_holder_blocking(&ending_soon, "me", now), Some("other".into()));
     }
 }

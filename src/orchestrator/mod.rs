@@ -104,6 +104,13 @@ pub async fn run(
     });
     let drain = state.config.drain_timeout;
     let mut graceful = stop_rx.clone();
+    // Each SSE frame is its own small write: without TCP_NODELAY, Nagle holds a frame back
+    // until the previous one is acknowledged (up to the peer's delayed-ACK timer, 40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY on an accepted connection");
+        }
+    });
     let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move {
         let _ = graceful.wait_for(|s| *s).await;
         tracing::info!("shutting down: no new connections, draining open streams");
