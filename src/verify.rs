@@ -296,6 +296,7 @@ pub async fn wait_endpoints(client: &Client, ns: &str, service: &str, deadline: 
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::sync::{Arc, Mutex};
 
     use crate::act::fake_api;
 
@@ -319,11 +320,12 @@ mod tests {
 
     /// A fake API server: EndpointSlices (ready or not) and a service proxy answering `proxy`.
     async fn cluster(ready: bool, proxy: u16) -> Client {
-        cluster_with(true, ready, proxy).await
+        cluster_with(true, ready, proxy).await.0
     }
 
-    async fn cluster_with(retries: bool, ready: bool, proxy: u16) -> Client {
-        let (client, _) = fake_api::start_with(retries, move |req, _| {
+    /// [`cluster`], choosing kube's retries, with the fake's request log.
+    async fn cluster_with(retries: bool, ready: bool, proxy: u16) -> (Client, Arc<Mutex<Vec<fake_api::Seen>>>) {
+        fake_api::start_with(retries, move |req, _| {
             if req.uri.contains("/endpointslices") {
                 (200, fake_api::list("EndpointSliceList", vec![slice(ready)]))
             } else if req.uri.starts_with("/api/v1/namespaces/ns/services/web:3000/proxy/mcp") {
@@ -344,8 +346,7 @@ mod tests {
                 (404, fake_api::status(404, "NotFound", "nope"))
             }
         })
-        .await;
-        client
+        .await
     }
 
     #[tokio::test]
@@ -364,7 +365,7 @@ mod tests {
 
     #[tokio::test]
     async fn proxy_503_is_not_alive_until_the_deadline() {
-        let client = cluster_with(false, true, 503).await;
+        let (client, log) = cluster_with(false, true, 503).await;
         let mut attempts = 0;
         let out = verify(&client, &request(ProbeKind::Http, Duration::from_millis(1500)), |_| attempts += 1).await;
         assert!(!out.ok);
@@ -373,9 +374,12 @@ mod tests {
             "{out:?}"
         );
         assert!(attempts >= 3, "endpoints, at least one failed attempt, and the final result: {attempts}");
+        // Backing off (250 ms, then doubling): a handful of probes in 1.5 s, not a flood.
+        let probes = log.lock().unwrap().iter().filter(|r| r.uri.contains("/proxy/")).count();
+        assert!((2..=5).contains(&probes), "{probes} probes in 1.5 s");
         // With kube's default retries the 503 is hidden behind the attempt timeout, but the
         // verdict is the same.
-        let retrying = cluster_with(true, true, 503).await;
+        let (retrying, _) = cluster_with(true, true, 503).await;
         let out = verify(&retrying, &request(ProbeKind::Http, Duration::from_millis(800)), |_| {}).await;
         assert!(!out.ok, "{out:?}");
     }

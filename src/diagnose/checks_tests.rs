@@ -560,3 +560,11 @@ fn statefulsets_scale_to_zero_and_roll() {
     assert!(check_rollout_in_progress(&done).is_none());
     assert!(check_paused(&done).is_none(), "a StatefulSet cannot be paused");
 }
+
+#[test]
+fn names_resemble_by_containment_or_a_shared_first_word() {
+    // Containment alone (first words too short or different).
+    assert!(resembles("my-web", "web") && resembles("web", "my-web"));
+    assert!(resembles("sandfly-v2", "sandfly-mcp-server"));
+    assert!(!resembles("web", "api") && !resembles("", "web") && !resembles("ab-x", "ab-y"));
+}

@@ -646,3 +646,22 @@ fn recommendation_for(decision: &Decision, ns: &str, service: &str, diagnosis: &
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The verifier recognises a URL aimed at the Service's ClusterIP by these addresses.
+    #[test]
+    fn service_ips_are_the_cluster_ips_and_none_for_headless() {
+        let svc = |spec: serde_json::Value| -> k8s_openapi::api::core::v1::Service {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "web"}, "spec": spec})).unwrap()
+        };
+        let dual = svc(serde_json::json!({"clusterIP": "10.96.0.10", "clusterIPs": ["10.96.0.10", "fd00::a"]}));
+        let ips = service_ips(&dual);
+        assert!(ips.contains(&"10.96.0.10".to_string()) && ips.contains(&"fd00::a".to_string()), "{ips:?}");
+        assert!(ips.iter().all(|ip| ip == "10.96.0.10" || ip == "fd00::a"), "{ips:?}");
+        assert_eq!(service_ips(&svc(serde_json::json!({"clusterIP": "10.0.0.7"}))), ["10.0.0.7"]);
+        assert!(service_ips(&svc(serde_json::json!({"clusterIP": "None", "clusterIPs": ["None"]}))).is_empty());
+    }
+}
