@@ -385,6 +385,15 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_500_through_the_proxy_is_not_alive_but_a_499_is() {
+        let (client, _) = cluster_with(false, true, 500).await;
+        let out = verify(&client, &request(ProbeKind::Http, Duration::from_millis(600)), |_| {}).await;
+        assert!(!out.ok && out.checks[1].message.contains("500"), "{out:?}");
+        let out = verify(&cluster(true, 499).await, &request(ProbeKind::Http, Duration::from_secs(5)), |_| {}).await;
+        assert!(out.ok, "{out:?}");
+    }
+
+    #[tokio::test]
     async fn mcp_through_the_proxy() {
         let client = cluster(true, 200).await;
         let out = verify(&client, &request(ProbeKind::Mcp, Duration::from_secs(10)), |_| {}).await;

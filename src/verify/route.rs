@@ -178,6 +178,7 @@ mod tests {
             "ftp://svc/",
             "http://user:pw@svc/",
             "http://10.96.0.10/",
+            "http://[fd00::10]/",
             "http://127.0.0.1/",
         ] {
             assert!(!names_the_service(&no.parse().unwrap(), "ns", "svc", &ips), "{no}");
