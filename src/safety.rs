@@ -500,6 +500,17 @@ mod tests {
         let err = acquire(&client, "ns", "web", "me", Instant::now() + Duration::from_secs(30)).await.unwrap_err();
         assert!(matches!(&err, LockError::Api { what: "create", .. }), "{err:?}");
         assert_eq!(log.lock().unwrap().len(), 2, "one read, one create");
+        // The same for taking over a free Lease.
+        let free = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "web", "namespace": "ns", "resourceVersion": "8"}, "spec": {}});
+        let (client, log) = fake_api::start(move |req, _| match req.method.as_str() {
+            "GET" => (200, free.clone()),
+            _ => (403, fake_api::status(403, "Forbidden", "leases.coordination.k8s.io is forbidden")),
+        })
+        .await;
+        let err = acquire(&client, "ns", "web", "me", Instant::now() + Duration::from_secs(30)).await.unwrap_err();
+        assert!(matches!(&err, LockError::Api { what: "take over", .. }), "{err:?}");
+        assert_eq!(log.lock().unwrap().len(), 2, "one read, one replace");
     }
 
     #[tokio::test]
