@@ -433,6 +433,35 @@ fn unreachable_with_ready_pods_restarts() {
     assert!(matches!(decide(&d, &Policy::default()), Decision::Manual { .. }), "{:?}", decide(&d, &Policy::default()));
 }
 
+/// No endpoints: only a pending pod that is not being deleted is one to wait for; otherwise a
+/// human is told where to look.
+#[test]
+fn no_endpoints_waits_only_for_pods_that_are_starting() {
+    let no_endpoints = |pods: Vec<k8s_openapi::api::core::v1::Pod>| {
+        let mut d = diag(with(fx::deployment(1, 0), vec![]));
+        d.snapshot.pods = pods;
+        d.findings = vec![Finding {
+            code: FindingCode::NoEndpoints,
+            severity: Severity::Critical,
+            message: "Service sandfly-mcp-server has no ready endpoints.".into(),
+            evidence: json!({}),
+        }];
+        decide(&d, &Policy::default())
+    };
+    let starting = || pod("aaaaa", "Pending", false, fx::waiting("ContainerCreating", "", 0, None));
+    assert_eq!(no_endpoints(vec![starting()]), Decision::WaitForPods);
+    let mut leaving = starting();
+    leaving.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2026-11-28T10:00:00Z".parse().unwrap()));
+    for pods in [vec![leaving], vec![pod("bbbbb", "Running", false, fx::waiting("ContainerCreating", "", 0, None))]] {
+        let d = no_endpoints(pods);
+        assert!(
+            matches!(&d, Decision::Manual { recommendation, .. } if recommendation.contains("describe endpoints")),
+            "{d:?}"
+        );
+    }
+}
+
 #[test]
 fn no_endpoints_with_starting_pods_waits() {
     let s =
