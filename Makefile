@@ -49,13 +49,15 @@ bench:
 ## test targets built and run for each mutant (default: unit tests and the integration binary);
 ## MUTANTS_FILTER: test-name filters for them (default: the self-heal scenarios, not the
 ## orchestrator's); MUTANTS_TIMEOUT: seconds per test run; MUTANTS_JOBS: mutants at once;
-## MUTANTS_ARGS: more cargo-mutants options, e.g. `--in-diff changes.diff`,
-## `--sharding round-robin --shard 0/8` (a sample), `--iterate` (only the survivors of the last
-## run), `--list`. Not part of `make test`: every mutant is a rebuild plus the heal scenarios, about
-## 1 min with the unit tests alone and 2-3 min with the integration scenarios on 2 cores, so the
-## whole set (899 mutants) takes 15+ hours; a quick tier is
-## `make mutants MUTANTS_TARGETS=--lib MUTANTS_FILTER= MUTANTS_ARGS="--sharding round-robin --shard 0/8"`,
-## then the same with `MUTANTS_ARGS=--iterate` and the default targets for what survived.
+## MUTANTS_SURVIVORS_OF: a copy of an earlier run's output directory, to test only what it missed
+## or timed out on (scripts/mutants-survivors.sh); MUTANTS_ARGS: more cargo-mutants options, e.g.
+## `--in-diff changes.diff`, `--sharding round-robin --shard 0/8` (a sample), `--list`.
+## Not part of `make test`: every mutant is a rebuild plus the tests, about 1 min with the unit
+## tests alone and 2-3 min with the heal scenarios on 2 cores, so the whole set (899 mutants)
+## takes 10-25 hours. Two tiers fit a session: the unit tests on a sample,
+##   make mutants MUTANTS_TARGETS=--lib MUTANTS_FILTER= MUTANTS_ARGS="--sharding round-robin --shard 0/8"
+##   cp -r target/mutants/mutants.out target/mutants-tier1
+## then the default targets on its survivors: make mutants MUTANTS_SURVIVORS_OF=target/mutants-tier1
 ## Survivors that no user could tell apart are listed in tests/mutants-equivalent.md.
 MUTANTS_FILES ?= src/decide.rs src/act.rs src/heal/*.rs src/safety.rs src/verify.rs src/verify/*.rs src/wait.rs src/resolve.rs src/diagnose/checks.rs
 MUTANTS_TIMEOUT ?= 600
@@ -63,12 +65,16 @@ MUTANTS_JOBS ?= 1
 MUTANTS_ARGS ?=
 MUTANTS_TARGETS ?= --lib --test integration
 MUTANTS_FILTER ?= --skip orchestrator --skip console --skip browser --skip chaos --skip ship
+MUTANTS_SURVIVORS_OF ?=
 .PHONY: mutants
 mutants:
 	@command -v cargo-mutants >/dev/null 2>&1 || $(CARGO) install --locked cargo-mutants
-	KUBECTL="$$(scripts/ensure-kubectl.sh)" $(CARGO) mutants --package self-heal \
+	@set -e; survivors=; \
+	if [ -n '$(MUTANTS_SURVIVORS_OF)' ]; then survivors="$$(scripts/mutants-survivors.sh '$(MUTANTS_SURVIVORS_OF)')"; fi; \
+	set -x; KUBECTL="$$(scripts/ensure-kubectl.sh)" $(CARGO) mutants --package self-heal \
 	  $(foreach f,$(MUTANTS_FILES),--file '$(f)') --jobs $(MUTANTS_JOBS) --timeout $(MUTANTS_TIMEOUT) \
-	  --output target/mutants $(foreach t,$(MUTANTS_TARGETS),--cargo-arg=$(t)) $(MUTANTS_ARGS) -- $(MUTANTS_FILTER)
+	  --output target/mutants $(foreach t,$(MUTANTS_TARGETS),--cargo-arg=$(t)) $${survivors:+--re "$$survivors"} \
+	  $(MUTANTS_ARGS) -- $(MUTANTS_FILTER)
 
 ## docs/console.png: the console after a live heal on kube-sim, from the browser test.
 .PHONY: console-screenshot

@@ -104,9 +104,10 @@ pub fn patch_params(dry_run: bool) -> PatchParams {
     PatchParams { dry_run, field_manager: Some(FIELD_MANAGER.to_string()), ..PatchParams::default() }
 }
 
-/// Post/put parameters for every write: our field manager, and `dryRun=All` when asked.
-pub fn post_params(dry_run: bool) -> PostParams {
-    PostParams { dry_run, field_manager: Some(FIELD_MANAGER.to_string()) }
+/// Post/put parameters for the Event and Lease writes: our field manager. No dry-run form: a dry
+/// run takes no lock and records no Event.
+pub fn post_params() -> PostParams {
+    PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.to_string()) }
 }
 
 /// What a scale did (or, in a dry run, would do).
@@ -474,7 +475,7 @@ pub async fn record_event(
                 return Ok(found);
             }
         }
-        match api.create(&post_params(false), &ev).await {
+        match api.create(&post_params(), &ev).await {
             Ok(created) => return Ok(created),
             Err(e) if worth_deciding_again(&e) => last = Some(e),
             Err(e) => return Err(api_err("record an event on", ns, &name)(e)),
@@ -750,15 +751,5 @@ mod tests {
         assert_eq!(v["message"], "m");
         let warning = serde_json::to_value(build_event(&involved, "Warning", "NotHealed", "m", now)).unwrap();
         assert_eq!(warning["type"], "Warning");
-    }
-
-    #[test]
-    fn every_create_names_self_heal_as_field_manager_and_a_dry_run_stays_one() {
-        let live = post_params(false);
-        assert!(!live.dry_run);
-        assert_eq!(live.field_manager.as_deref(), Some("self-heal"));
-        let dry = post_params(true);
-        assert!(dry.dry_run, "a dry run's Event and Lease creates must be dryRun=All");
-        assert_eq!(dry.field_manager.as_deref(), Some("self-heal"));
     }
 }

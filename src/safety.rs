@@ -177,7 +177,7 @@ impl LockGuard {
             }
             spec.holder_identity = None;
             spec.renew_time = Some(MicroTime(jiff::Timestamp::now()));
-            match api.replace(&name, &post_params(false), &lease).await {
+            match api.replace(&name, &post_params(), &lease).await {
                 Ok(_) => return Ok(()),
                 Err(kube::Error::Api(s)) if s.code == 409 => continue,
                 Err(e) => return Err(err("release")(e)),
@@ -276,7 +276,7 @@ pub async fn acquire(
                 spec: None,
             };
             take(&mut fresh, holder, now);
-            match api.create(&post_params(false), &fresh).await {
+            match api.create(&post_params(), &fresh).await {
                 Ok(created) => return Ok(guard(created, contended, None)),
                 Err(kube::Error::Api(s)) if s.code == 409 => {
                     contended = true;
@@ -288,7 +288,7 @@ pub async fn acquire(
         match lease_holder_blocking(&lease, holder, now) {
             None => {
                 let previous = take(&mut lease, holder, now);
-                match api.replace(&name, &post_params(false), &lease).await {
+                match api.replace(&name, &post_params(), &lease).await {
                     Ok(taken) => return Ok(guard(taken, contended, previous)),
                     Err(kube::Error::Api(s)) if s.code == 409 => {
                         contended = true;
@@ -445,6 +445,9 @@ mod tests {
         let methods: Vec<&str> = log.iter().map(|r| r.method.as_str()).collect();
         assert_eq!(methods, ["GET", "POST", "GET", "PUT"]);
         assert!(log[1].uri.starts_with("/apis/coordination.k8s.io/v1/namespaces/ns/leases?"), "{}", log[1].uri);
+        for write in [&log[1], &log[3]] {
+            assert!(write.uri.contains("fieldManager=self-heal") && !write.uri.contains("dryRun"), "{}", write.uri);
+        }
         assert_eq!(log[3].body["spec"]["holderIdentity"], serde_json::Value::Null);
         assert_eq!(log[3].body["metadata"]["resourceVersion"], "7");
     }

@@ -159,7 +159,11 @@ async fn an_event_whose_create_was_lost_is_written_once() {
     let ev = record_event(&client, "ns", &involved, "Normal", "SelfHealScaled", "m").await.unwrap();
     assert_eq!(ev.reason.as_deref(), Some("SelfHealScaled"));
     let log = log.lock().unwrap();
-    assert_eq!(log.iter().filter(|r| r.method == "POST").count(), 1, "{log:?}");
+    let posts: Vec<&fake_api::Seen> = log.iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(posts.len(), 1, "{log:?}");
+    // Written as self-heal, for real (`kubectl get events --show-managed-fields` names it).
+    assert!(posts[0].uri.starts_with("/api/v1/namespaces/ns/events?"), "{}", posts[0].uri);
+    assert!(posts[0].uri.contains("fieldManager=self-heal") && !posts[0].uri.contains("dryRun"), "{}", posts[0].uri);
     assert!(created.lock().unwrap().is_some());
 }
 

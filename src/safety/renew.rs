@@ -119,7 +119,7 @@ async fn renew_once(api: &Api<Lease>, name: &str, holder: &str) -> Result<(), Fa
         }
         spec.renew_time = Some(MicroTime(jiff::Timestamp::now()));
         spec.lease_duration_seconds = Some(LEASE_DURATION.as_secs() as i32);
-        match api.replace(name, &post_params(false), &lease).await {
+        match api.replace(name, &post_params(), &lease).await {
             Ok(_) => return Ok(()),
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
             Err(e) => return Err(Failure::Api(e.to_string())),
