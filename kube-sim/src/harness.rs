@@ -305,6 +305,11 @@ impl Sim {
 }
 
 impl Sim {
+    /// kube-sim's process id (benchmarks read its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM and waits up to `within` for kube-sim to exit; its exit status.
     pub fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
