@@ -221,26 +221,30 @@ async fn tasks(State(state): State<AppState>, body: Result<Bytes, BytesRejection
         serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not a valid task: {e}")))?;
     let (spec, streaming) = plan(&state, body)?;
     let (tx, rx) = mpsc::channel(256);
-    let id = spec.id.clone();
-    let runner = state.clone();
-    let handle = tokio::spawn(task::run(runner, spec, tx));
     if streaming {
+        let id = spec.id.clone();
+        tokio::spawn(task::run(state.clone(), spec, tx));
         let guard = state.metrics.stream_opened();
         return Ok(sse::respond(sse::task_stream(id, rx, guard)));
     }
-    let mut rx = rx;
-    let mut last = None;
-    while let Some(v) = rx.recv().await {
-        if v["type"] == "processing_complete" {
-            last = Some(v);
-            break;
+    // Not streaming: the task runs inside this request (no task to spawn, no hand-over between
+    // threads), and only its last frame is kept. A caller that goes away drops both halves; a
+    // heal it joined goes on for the others.
+    let last = async {
+        let mut rx = rx;
+        while let Some(v) = rx.recv().await {
+            if v["type"] == "processing_complete" {
+                return Some(v);
+            }
         }
-    }
-    drop(handle);
-    let v = last.ok_or_else(|| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the task ended without a result")
-    })?;
-    Ok(axum::Json(json!({"id": v["id"], "status": v["status"], "result": v["result"]})).into_response())
+        None
+    };
+    let ((), last) = tokio::join!(task::run(state, spec, tx), last);
+    let Some(Value::Object(mut v)) = last else {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the task ended without a result"));
+    };
+    v.remove("type");
+    Ok(axum::Json(v).into_response())
 }
 
 #[cfg(test)]

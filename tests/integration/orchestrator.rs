@@ -89,6 +89,9 @@ fn healthy_call_has_no_healing_events() {
     let v: Value = block_on(async {
         client().post(format!("{}/api/tasks", orch.url)).json(&body).send().await.unwrap().json().await.unwrap()
     });
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["id", "result", "status"], "DESIGN §2.4's non-streaming answer: {v}");
     assert_eq!(v["id"], "t-1");
     assert_eq!(v["status"], "completed");
     assert!(v["result"]["content"][0]["text"].as_str().unwrap().contains("hi there"), "{v}");
