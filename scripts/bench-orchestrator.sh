@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The orchestrator's benchmark (benches/orchestrator.rs), side by side in one run: worker line ->
 # SSE frame delay, healthy-path requests/s through the orchestrator vs straight to the same MCP
-# server, RSS with 1000 open streams, failing call -> retried answer minus the pods' readiness.
+# server (alternating rounds, with each process's CPU time per call), RSS with 1000 open
+# streams, failing call -> retried answer minus the pods' readiness.
 # Usage: scripts/bench-orchestrator.sh [BIN_DIR] (default target/release; built by `make bench`).
+# BENCH_ONLY=2 runs one section; BENCH_SECS and BENCH_ROUNDS size the healthy-path rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BIN_DIR=${1:-target/release}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
+use std::sync::Mutex;
 
 use super::config::{Server, Transport};
 
@@ -109,6 +109,8 @@ type Session = rmcp::service::RunningService<rmcp::RoleClient, rmcp::model::Clie
 /// [`McpClient`] over rmcp's Streamable HTTP client (and reqwest for `legacy`).
 pub struct RmcpClient {
     http: reqwest::Client,
+    /// One session per server name. A plain mutex: held only to look up or swap an entry, never
+    /// across an await (an async mutex would queue and wake every concurrent call in turn).
     sessions: Mutex<HashMap<String, Arc<Session>>>,
 }
 
@@ -132,13 +134,14 @@ impl RmcpClient {
     }
 
     async fn session(&self, server: &Server) -> Result<Arc<Session>, CallError> {
-        if let Some(s) = self.sessions.lock().await.get(&server.name)
+        let current = self.sessions().get(&server.name).cloned();
+        if let Some(s) = current
             && !s.is_transport_closed()
         {
-            return Ok(s.clone());
+            return Ok(s);
         }
         let fresh = Arc::new(self.connect(server).await?);
-        let mut map = self.sessions.lock().await;
+        let mut map = self.sessions();
         // Another request may have connected meanwhile: keep one session per server.
         if let Some(s) = map.get(&server.name)
             && !s.is_transport_closed()
@@ -164,8 +167,13 @@ impl RmcpClient {
         info.serve(transport).await.map_err(|e| classify("MCP initialize failed", &e))
     }
 
-    async fn forget(&self, server: &Server, session: &Arc<Session>) {
-        let mut map = self.sessions.lock().await;
+    /// The session map (a panic elsewhere while it was held leaves it usable).
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn forget(&self, server: &Server, session: &Arc<Session>) {
+        let mut map = self.sessions();
         if map.get(&server.name).is_some_and(|s| Arc::ptr_eq(s, session)) {
             map.remove(&server.name);
         }
@@ -190,7 +198,7 @@ impl RmcpClient {
             }),
             Err(e) => {
                 // The session may be dead; the next call opens a fresh one.
-                self.forget(server, &session).await;
+                self.forget(server, &session);
                 Err(classify(&format!("MCP tools/call {tool} failed"), &e))
             }
         }
@@ -246,7 +254,8 @@ impl McpClient for RmcpClient {
             match tokio::time::timeout(server.timeout, work).await {
                 Ok(r) => r,
                 Err(_) => {
-                    if let Some(s) = self.sessions.lock().await.remove(&server.name) {
+                    let lost = self.sessions().remove(&server.name);
+                    if let Some(s) = lost {
                         close(s);
                     }
                     Err(CallError {
