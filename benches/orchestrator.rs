@@ -157,12 +157,11 @@ async fn line_to_frame(lines: usize) -> Vec<f64> {
     delays
 }
 
+/// One healthy call; true when it was answered and the tool succeeded.
+type Call = Arc<dyn Fn() -> futures::future::BoxFuture<'static, bool> + Send + Sync>;
+
 /// Calls `call` from `concurrency` tasks for `dur`; the number of calls made.
-async fn calls(
-    concurrency: usize,
-    dur: Duration,
-    call: Arc<dyn Fn() -> futures::future::BoxFuture<'static, bool> + Send + Sync>,
-) -> u64 {
+async fn calls(concurrency: usize, dur: Duration, call: Call) -> u64 {
     let end = Instant::now() + dur;
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -201,12 +200,7 @@ struct Phase {
     cpu_us: Vec<f64>,
 }
 
-async fn phase(
-    concurrency: usize,
-    dur: Duration,
-    call: Arc<dyn Fn() -> futures::future::BoxFuture<'static, bool> + Send + Sync>,
-    pids: &[u32],
-) -> Phase {
+async fn phase(concurrency: usize, dur: Duration, call: Call, pids: &[u32]) -> Phase {
     let before: Vec<f64> = pids.iter().map(|p| cpu_secs(*p)).collect();
     let t0 = Instant::now();
     let n = calls(concurrency, dur, call).await;
@@ -372,7 +366,7 @@ fn healthy_path(rt: &tokio::runtime::Runtime, secs: u64) {
         median(ds.iter().map(|p| p.rate).collect()),
         median(vs.iter().map(|p| p.rate).collect()),
         ratios.iter().map(|r| format!("{r:.0}%")).collect::<Vec<_>>().join(" "),
-        median(ratios.clone())
+        median(ratios)
     );
     let cpu = |ps: &[Phase], i: usize| median(ps.iter().map(|p| p.cpu_us[i]).collect());
     let (d_me, d_sim) = (cpu(&ds, 0), cpu(&ds, 1));

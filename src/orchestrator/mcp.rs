@@ -5,12 +5,11 @@
 //! have reached the tool.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use std::sync::Mutex;
 
 use super::config::{Server, Transport};
 
