@@ -3,7 +3,8 @@
 //! 1. the delay from a worker's line to the client's SSE frame (a stand-in worker stamps each
 //!    line with the time it printed it);
 //! 2. requests per second on the healthy path, through the orchestrator and straight to the
-//!    same MCP server, in alternating rounds, with each process's CPU time per call;
+//!    same MCP server, in alternating rounds, with each process's CPU time per call, on
+//!    kube-sim's MCP pods and on npm's server-everything;
 //! 3. the orchestrator's RSS with 1000 streams open (all waiting on one held heal);
 //! 4. a failing call to a scaled-to-0 service until the retried answer, minus the pods' own
 //!    readiness delay (from the worker's events: scale succeeded → rollout complete).
@@ -24,6 +25,9 @@ use kube_sim::harness::Sim;
 use self_heal::orchestrator::config::{Server, Transport};
 use self_heal::orchestrator::mcp::{McpClient, RmcpClient};
 use serde_json::{Value, json};
+
+#[path = "../tests/integration/everything.rs"]
+mod everything;
 
 const NS: &str = "cortex-system";
 const SVC: &str = "sandfly-mcp-server";
@@ -283,17 +287,42 @@ fn line_to_frame_report(rt: &tokio::runtime::Runtime) {
     );
 }
 
-/// 2. healthy-path calls per second, direct and through the orchestrator.
+/// Section 2: healthy-path calls per second, direct and through the orchestrator, on two MCP
+/// servers: kube-sim's own MCP pods (Rust, ~100 us of CPU per call: the hop's own cost shows most) and
+/// npm's server-everything (Node, a real MCP server from outside this project), when installed.
 fn healthy_path(rt: &tokio::runtime::Runtime, secs: u64) {
     let sim = Sim::demo();
     kubectl(&sim, &["rollout", "status", "deployment/sandfly-mcp-server", "--timeout=60s"]);
     let mcp = format!("{}/mcp", sim.service_url(NS, SVC));
+    compare(rt, secs, "kube-sim's MCP pods", "kube-sim", &mcp, sim.pid(), Some(&sim.kubeconfig()));
+    if !everything::index().exists() {
+        println!(
+            "healthy path on server-everything: skipped ({} is missing; scripts/bench-orchestrator.sh installs it)",
+            everything::index().display()
+        );
+        return;
+    }
+    let ev = everything::start();
+    compare(rt, secs, "npm's server-everything", "server-everything", &ev.url, ev.pid(), None);
+}
+
+/// Section 2 on one MCP server at `mcp` (process `server_pid`): alternating rounds of direct
+/// calls and calls through an orchestrator configured with that server.
+fn compare(
+    rt: &tokio::runtime::Runtime,
+    secs: u64,
+    label: &str,
+    short: &str,
+    mcp: &str,
+    server_pid: u32,
+    kubeconfig: Option<&Path>,
+) {
     let config = format!(
-        "servers:\n  - name: sandfly\n    url: {mcp}\n    service: {SVC}\n    namespace: {NS}\n    timeout: 20s\n    idempotent_tools: [sandfly_list_hosts]\n"
+        "servers:\n  - name: bench\n    url: {mcp}\n    service: {SVC}\n    namespace: {NS}\n    timeout: 20s\n"
     );
-    let orch = orchestrator(&config, Some(&sim.kubeconfig()), &bin("self-heal"));
+    let orch = orchestrator(&config, kubeconfig, &bin("self-heal"));
     let server = Server {
-        name: "sandfly".into(),
+        name: "bench".into(),
         url: mcp.parse().unwrap(),
         transport: Transport::Mcp,
         service: SVC.into(),
@@ -316,7 +345,7 @@ fn healthy_path(rt: &tokio::runtime::Runtime, secs: u64) {
     let addr = orch.url.trim_start_matches("http://").to_string();
     let conns: Arc<std::sync::Mutex<Vec<Conn>>> = Arc::default();
     let body = Bytes::from(
-        json!({"server": "sandfly", "tool": "echo", "arguments": {"message": "hi"}, "streaming": false}).to_string(),
+        json!({"server": "bench", "tool": "echo", "arguments": {"message": "hi"}, "streaming": false}).to_string(),
     );
     let via = Arc::new(move || {
         let (conns, addr, body) = (conns.clone(), addr.clone(), body.clone());
@@ -343,7 +372,7 @@ fn healthy_path(rt: &tokio::runtime::Runtime, secs: u64) {
     let conc = 16;
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
     let dur = Duration::from_secs(secs);
-    let (me, sim_pid, orch_pid) = (std::process::id(), sim.pid(), orch.child.id());
+    let (me, sim_pid, orch_pid) = (std::process::id(), server_pid, orch.child.id());
     rt.block_on(calls(conc, Duration::from_secs(1), direct.clone())); // warm up
     rt.block_on(calls(conc, Duration::from_secs(1), via.clone()));
     let (mut ds, mut vs) = (Vec::new(), Vec::new());
@@ -362,7 +391,7 @@ fn healthy_path(rt: &tokio::runtime::Runtime, secs: u64) {
     }
     let ratios: Vec<f64> = ds.iter().zip(&vs).map(|(d, v)| 100.0 * v.rate / d.rate).collect();
     println!(
-        "healthy path ({conc} concurrent, {rounds} alternating rounds of {secs}s a side): direct {:.0} req/s, through the orchestrator {:.0} req/s (medians); per round {}; median {:.0}% of direct (target >= 90%)",
+        "healthy path on {label} ({conc} concurrent, {rounds} alternating rounds of {secs}s a side): direct {:.0} req/s, through the orchestrator {:.0} req/s (medians); per round {}; median {:.0}% of direct (target >= 90%)",
         median(ds.iter().map(|p| p.rate).collect()),
         median(vs.iter().map(|p| p.rate).collect()),
         ratios.iter().map(|r| format!("{r:.0}%")).collect::<Vec<_>>().join(" "),
@@ -372,7 +401,7 @@ fn healthy_path(rt: &tokio::runtime::Runtime, secs: u64) {
     let (d_me, d_sim) = (cpu(&ds, 0), cpu(&ds, 1));
     let (v_me, v_orch, v_sim) = (cpu(&vs, 0), cpu(&vs, 1), cpu(&vs, 2));
     println!(
-        "  CPU per call (medians): direct = bench's MCP client {d_me:.0} us + kube-sim {d_sim:.0} us = {:.0} us; through the orchestrator = bench's HTTP client {v_me:.0} us + orchestrator {v_orch:.0} us + kube-sim {v_sim:.0} us = {:.0} us",
+        "  CPU per call (medians): direct = bench's MCP client {d_me:.0} us + {short} {d_sim:.0} us = {:.0} us; through the orchestrator = bench's HTTP client {v_me:.0} us + orchestrator {v_orch:.0} us + {short} {v_sim:.0} us = {:.0} us",
         d_me + d_sim,
         v_me + v_orch + v_sim
     );

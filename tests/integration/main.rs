@@ -8,6 +8,7 @@ mod util;
 mod chaos;
 mod cli;
 mod console;
+mod everything;
 mod heal;
 mod hostile;
 mod orchestrator;

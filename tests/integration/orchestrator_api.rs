@@ -108,62 +108,9 @@ fn readyz_needs_an_executable_worker_and_invalid_config_fails_at_start() {
     assert!(err.contains("bad.yaml") && err.contains("servers[0].timeout") && err.contains("soon"), "{err}");
 }
 
-/// npm's `@modelcontextprotocol/server-everything`, on loopback with a scrubbed environment.
-struct Everything {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Everything {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn everything() -> Everything {
-    let root = std::env::var("MCP_EVERYTHING_DIR").unwrap_or_else(|_| {
-        format!("{}/target/tools/node_modules/@modelcontextprotocol/server-everything", env!("CARGO_MANIFEST_DIR"))
-    });
-    let index = std::path::Path::new(&root).join("dist/index.js");
-    assert!(
-        index.exists(),
-        "{} is missing: install it with `npm install --prefix target/tools @modelcontextprotocol/server-everything` (.ci/run does), or set MCP_EVERYTHING_DIR",
-        index.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let preload = dir.path().join("loopback.cjs");
-    // Keep it on loopback: it has no host option and listens on all interfaces otherwise.
-    std::fs::write(
-        &preload,
-        "const net=require('net');const l=net.Server.prototype.listen;net.Server.prototype.listen=function(...a){if(typeof a[0]==='number'){return l.call(this,a[0],'127.0.0.1',...a.slice(1).filter(x=>typeof x==='function'))}return l.apply(this,a)};\n",
-    )
-    .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("node")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("PORT", port.to_string())
-        .arg("--require")
-        .arg(&preload)
-        .arg(&index)
-        .arg("streamableHttp")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("node (for server-everything)");
-    let url = format!("http://127.0.0.1:{port}/mcp");
-    crate::util::eventually("server-everything to listen", std::time::Duration::from_secs(20), || {
-        crate::util::connects(&url).then_some(())
-    });
-    std::mem::forget(dir);
-    Everything { child, url }
-}
-
 #[test]
 fn server_everything_from_npm_answers_through_the_orchestrator() {
-    let ev = everything();
+    let ev = crate::everything::start();
     let config = format!(
         "healing:\n  enabled: false\nservers:\n  - name: everything\n    url: {}\n    service: everything\n    namespace: default\nroutes:\n  - keywords: [echo]\n    server: everything\n    tool: echo\n    arguments: {{message: hello from the route}}\n",
         ev.url
