@@ -183,7 +183,10 @@ fn sigterm_drains_open_streams_kills_workers_and_exits_zero() {
     let mut orch = Orch::start(Some(&sim), &config, &[("SELF_HEAL_WORKER_PATH", worker.to_str().unwrap())]);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let handles = rt.block_on(open_streams(&orch, 3));
-    let pid: u32 = std::fs::read_to_string(dir.path().join("spawned")).unwrap().trim().parse().unwrap();
+    // healing_start is sent when the worker is spawned, maybe before its script wrote its pid.
+    let pid: u32 = eventually("the worker to write its pid", Duration::from_secs(10), || {
+        std::fs::read_to_string(dir.path().join("spawned")).ok()?.trim().parse().ok()
+    });
     assert!(alive(pid));
     assert_eq!(orch.terminate(Duration::from_secs(20)), Some(0), "exit 0 after SIGTERM");
     for h in handles {
