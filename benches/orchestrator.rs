@@ -1,7 +1,7 @@
 //! Orchestrator benchmark (run by scripts/bench-orchestrator.sh, `make bench`), side by side in
 //! one run on one kube-sim:
-//! 1. the delay from a worker's line to the client's SSE frame (a stand-in worker stamps each
-//!    line with the time it printed it);
+//! 1. the delay from a worker's line to the client's SSE frame (a stand-in worker, this binary
+//!    with `--stamp-worker N`, stamps each line with the time it wrote it);
 //! 2. requests per second on the healthy path, through the orchestrator and straight to the
 //!    same MCP server, in alternating rounds, with each process's CPU time per call, on
 //!    kube-sim's MCP pods and on npm's server-everything;
@@ -122,9 +122,9 @@ fn parse_ts_ns(ts: &str) -> Option<i128> {
 /// 1. worker line → SSE frame.
 async fn line_to_frame(lines: usize) -> Vec<f64> {
     let dir = tempfile::tempdir().unwrap();
-    let body = format!(
-        "i=1\nwhile [ $i -le {lines} ]; do\n  printf '{{\"v\":1,\"seq\":%d,\"ts\":\"%s\",\"run\":\"b\",\"service\":\"bench\",\"namespace\":\"default\",\"event\":\"progress\",\"phase\":\"diagnose\",\"message\":\"line %d\"}}\\n' $i \"$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)\" $i\n  i=$((i+1))\ndone\nprintf '{{\"v\":1,\"seq\":%d,\"ts\":\"%s\",\"run\":\"b\",\"service\":\"bench\",\"namespace\":\"default\",\"event\":\"result\",\"success\":false,\"outcome\":\"manual\",\"diagnosis\":\"bench\",\"fix_applied\":null,\"fix_attempted\":null,\"recommendation\":null,\"findings\":[],\"duration_ms\":1,\"exit_code\":3,\"timestamp\":\"2026-01-01T00:00:00Z\"}}\\n' $i \"$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)\"\nexit 3"
-    );
+    // The stand-in worker is this bench binary itself (see `stamp_worker`).
+    let me = std::env::current_exe().unwrap();
+    let body = format!("exec '{}' --stamp-worker {lines}", me.display());
     let worker = script(dir.path(), "stamp", &body);
     let config = format!(
         "servers:\n  - name: b\n    url: {}\n    service: bench\n    namespace: default\n    timeout: 2s\n",
@@ -213,9 +213,11 @@ async fn phase(concurrency: usize, dur: Duration, call: Call, pids: &[u32]) -> P
     Phase { rate: n as f64 / secs, cpu_us }
 }
 
+/// The median; of an even count, the mean of the two middle values (not the upper one).
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    pct(&v, 0.5)
+    let n = v.len();
+    if n.is_multiple_of(2) { (v[n / 2 - 1] + v[n / 2]) / 2.0 } else { v[n / 2] }
 }
 
 type Conn = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -251,8 +253,12 @@ fn kubectl(sim: &Sim, args: &[&str]) {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
         return; // `cargo bench -- --list`
+    }
+    if let Some(i) = args.iter().position(|a| a == "--stamp-worker") {
+        return stamp_worker(args[i + 1].parse().unwrap());
     }
     raise_fd_limit();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -273,6 +279,29 @@ fn main() {
     if run("4") {
         failing_call_to_answer(&rt);
     }
+}
+
+/// Section 1's stand-in worker: `lines` progress lines 2 ms apart, as a real worker spaces them,
+/// each stamped with the time just before it is written, then a result line (exit 3). A shell
+/// loop stamping with `date` put that process's exit and the shell's wait between the stamp and
+/// the write, and charged them to the orchestrator.
+fn stamp_worker(lines: usize) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for i in 1..=lines {
+        std::thread::sleep(Duration::from_millis(2));
+        let line = json!({"v": 1, "seq": i, "ts": jiff::Timestamp::now().to_string(), "run": "b", "service": "bench",
+            "namespace": "default", "event": "progress", "phase": "diagnose", "message": format!("line {i}")});
+        out.write_all(format!("{line}\n").as_bytes()).unwrap();
+        out.flush().unwrap();
+    }
+    let result = json!({"v": 1, "seq": lines + 1, "ts": jiff::Timestamp::now().to_string(), "run": "b", "service": "bench",
+        "namespace": "default", "event": "result", "success": false, "outcome": "manual", "diagnosis": "bench",
+        "fix_applied": null, "fix_attempted": null, "recommendation": null, "findings": [], "duration_ms": 1,
+        "exit_code": 3, "timestamp": "2026-01-01T00:00:00Z"});
+    out.write_all(format!("{result}\n").as_bytes()).unwrap();
+    out.flush().unwrap();
+    std::process::exit(3);
 }
 
 /// 1. worker line → SSE frame, percentiles.
@@ -373,8 +402,10 @@ fn compare(
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
     let dur = Duration::from_secs(secs);
     let (me, sim_pid, orch_pid) = (std::process::id(), server_pid, orch.child.id());
-    rt.block_on(calls(conc, Duration::from_secs(1), direct.clone())); // warm up
-    rt.block_on(calls(conc, Duration::from_secs(1), via.clone()));
+    // Warm up for one round's length a side: Node's JIT (server-everything) took longer than 1 s
+    // to settle, and the first round's ratio came out 109-158%.
+    rt.block_on(calls(conc, dur, direct.clone()));
+    rt.block_on(calls(conc, dur, via.clone()));
     let (mut ds, mut vs) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let run_direct = || rt.block_on(phase(conc, dur, direct.clone(), &[me, sim_pid]));
