@@ -317,8 +317,9 @@ fn line_to_frame_report(rt: &tokio::runtime::Runtime) {
 }
 
 /// Section 2: healthy-path calls per second, direct and through the orchestrator, on two MCP
-/// servers: kube-sim's own MCP pods (Rust, ~100 us of CPU per call: the hop's own cost shows most) and
-/// npm's server-everything (Node, a real MCP server from outside this project), when installed.
+/// servers: kube-sim's own MCP pods (Rust, ~100 us of CPU per call, so the hop's own cost shows
+/// most) and npm's server-everything (Node, a real MCP server from outside this project), when
+/// installed.
 fn healthy_path(rt: &tokio::runtime::Runtime, secs: u64) {
     let sim = Sim::demo();
     kubectl(&sim, &["rollout", "status", "deployment/sandfly-mcp-server", "--timeout=60s"]);
